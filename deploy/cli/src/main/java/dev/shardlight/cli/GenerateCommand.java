@@ -1,0 +1,78 @@
+package dev.shardlight.cli;
+
+import dev.shardlight.engine.runtime.Generation;
+import dev.shardlight.engine.runtime.Generator;
+import dev.shardlight.engine.runtime.SamplingParams;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Set;
+
+/** `shardlight generate`: one completion from token ids (or text, with a tokenizer). */
+final class GenerateCommand implements Subcommand {
+    @Override
+    public String name() {
+        return "generate";
+    }
+
+    @Override
+    public String summary() {
+        return "generate --model PATH (--tokens IDS | --prompt TEXT) --max-tokens N [--temperature T --top-k K --top-p P"
+                + " --min-p M --repetition-penalty R --presence-penalty P --frequency-penalty F --seed S --stop-tokens IDS"
+                + " --threads N] [--json]";
+    }
+
+    @Override
+    public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+        Args a = new Args(argv, Set.of("model", "tokens", "prompt", "max-tokens", "temperature", "top-k", "top-p", "min-p",
+                "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop-tokens", "threads"), Set.of("json"));
+        String path = a.required("model");
+        int[] tokens = a.ids("tokens");
+        String prompt = a.get("prompt");
+        if ((tokens == null) == (prompt == null)) {
+            throw new Args.UsageException("give exactly one of --tokens or --prompt");
+        }
+        int maxTokens = a.getInt("max-tokens", 64);
+        SamplingParams params;
+        try {
+            params = new SamplingParams(a.getFloat("temperature", 0f), a.getInt("top-k", 0), a.getFloat("top-p", 1f),
+                    a.getFloat("min-p", 0f), a.getFloat("repetition-penalty", 1f), a.getFloat("presence-penalty", 0f),
+                    a.getFloat("frequency-penalty", 0f), a.getLong("seed"));
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException(e.getMessage());
+        }
+        try (LoadedModel m = LoadedModel.open(path, a.getInt("threads", 0))) {
+            TextCodec codec = TextCodec.forModel(m.model());
+            if (prompt != null) {
+                if (codec == null) {
+                    throw new IllegalStateException("--prompt needs a tokenizer, and none was found with " + path
+                            + " (a tokenizer.json beside the checkpoint, or tokenizer metadata in the GGUF); use --tokens");
+                }
+                tokens = codec.encodeWithBos(prompt);
+            }
+            boolean json = a.flag("json");
+            StringBuilder streamed = new StringBuilder();
+            Generation g = new Generator(m.forward()).generate(tokens, maxTokens, params, a.ids("stop-tokens"),
+                    t -> {
+                        if (!json) {
+                            out.print(codec != null ? codec.decodeIncrement(t) : t + " ");
+                            out.flush();
+                        }
+                    }, null);
+            String text = codec != null ? codec.decode(g.tokens()) : "";
+            if (json) {
+                out.println("{\"prompt_tokens\":" + Json.ids(g.promptTokens()) + ",\"tokens\":" + Json.ids(g.tokens())
+                        + ",\"text\":" + Json.string(text) + ",\"finish_reason\":\"" + g.finishReason().name().toLowerCase()
+                        + "\",\"prefill_tok_s\":" + Json.number(g.prefillTokensPerSecond())
+                        + ",\"decode_tok_s\":" + Json.number(g.decodeTokensPerSecond())
+                        + ",\"backend\":" + Json.string(m.forward().backend()) + "}");
+            } else {
+                out.println();
+                err.printf("[%d prompt tokens, %d generated (%s); prefill %.1f tok/s, decode %.1f tok/s; %s]%n",
+                        g.promptTokens().length, g.tokens().length, g.finishReason().name().toLowerCase(),
+                        g.prefillTokensPerSecond(), g.decodeTokensPerSecond(), m.forward().backend());
+            }
+        }
+        return 0;
+    }
+}
