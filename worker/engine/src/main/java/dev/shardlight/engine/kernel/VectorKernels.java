@@ -1,0 +1,341 @@
+package dev.shardlight.engine.kernel;
+
+import dev.shardlight.engine.tensor.WeightMatrix;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.util.function.IntConsumer;
+
+import static dev.shardlight.engine.kernel.VectorRows.F;
+import static dev.shardlight.engine.kernel.VectorRows.L;
+
+/**
+ * Kernels on the Vector API (the preferred species: 8 float lanes on AVX2, 16 on AVX-512), with
+ * matmul spread over a {@link WorkerPool} by blocks of rows. Weights are read in place from their
+ * segments. Every result equals {@link ScalarKernels}' up to float32 summation order and, for the
+ * activations, the last-ulp differences of the vector exp.
+ *
+ * <p>Weights should live in native memory (a mapped file, an arena). Once the Vector API has loaded
+ * from a heap segment ({@code MemorySegment.ofArray}), C2 recompiles the shared load paths for both
+ * kinds and every vector load from a segment runs about 3.5x slower (measured on JDK 25, AVX2:
+ * a Q8_0 matvec went from 0.9 to 3.3 ms). Heap-backed matrices are therefore read with scalar
+ * loads here, which keeps them correct and keeps the mapped weights fast.
+ */
+public final class VectorKernels implements Kernels, AutoCloseable {
+
+    /** Rows dequantized together when batch > 1; each batch tile then reuses them from L1. */
+    private static final int ROW_GROUP = 4;
+    /**
+     * Activation floats (256 KB, about one core's L2) a chunk multiplies before moving on to its next
+     * rows; a long prompt is taken in blocks of this size, so it streams from L2 rather than L3, at
+     * the price of dequantizing the chunk's rows once per block.
+     */
+    private static final int BATCH_BLOCK_FLOATS = 1 << 16;
+    /** Multiply-adds below which a chunk is not worth handing to another thread. */
+    private static final int MIN_CHUNK_WORK = 1 << 15;
+    /** Chunks per thread, so a descheduled thread's share is picked up by the others. */
+    private static final int CHUNKS_PER_THREAD = 8;
+
+    private final WorkerPool pool;
+    private final ThreadLocal<MatmulTask> matmulTasks = ThreadLocal.withInitial(MatmulTask::new);
+    /** Per-thread float scratch (dequantized rows, rope cos/sin), grown once and reused. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    public VectorKernels(int threads) {
+        if (!VectorRows.supported()) {
+            throw new IllegalStateException("VectorKernels needs 8 or 16 float lanes, this machine has " + L);
+        }
+        this.pool = new WorkerPool(threads);
+    }
+
+    @Override
+    public String name() {
+        return "vector(" + L + " lanes, " + pool.threads() + " threads)";
+    }
+
+    public int threads() {
+        return pool.threads();
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    private static float[] scratch(int which, int n) {
+        float[][] s = SCRATCH.get();
+        if (s[which].length < n) {
+            s[which] = new float[n];
+        }
+        return s[which];
+    }
+
+    // ---- matmul ------------------------------------------------------------------------------------
+
+    @Override
+    public void matmul(WeightMatrix w, float[] x, float[] out, int batch) {
+        ScalarKernels.checkMatmul(w, x, out, batch);
+        if (!w.data().isNative()) {
+            heapMatmul(w, x, out, batch);
+            return;
+        }
+        int rows = w.rows();
+        long work = (long) w.cols() * batch;
+        int byWork = (int) Math.min(rows, (MIN_CHUNK_WORK + work - 1) / work);
+        int byThreads = (rows + pool.threads() * CHUNKS_PER_THREAD - 1) / (pool.threads() * CHUNKS_PER_THREAD);
+        int rowsPerChunk = Math.max(byWork, byThreads);
+        rowsPerChunk = (rowsPerChunk + ROW_GROUP - 1) / ROW_GROUP * ROW_GROUP;
+        MatmulTask task = matmulTasks.get();
+        task.w = w;
+        task.x = x;
+        task.out = out;
+        task.batch = batch;
+        task.rowsPerChunk = rowsPerChunk;
+        try {
+            pool.run((rows + rowsPerChunk - 1) / rowsPerChunk, task);
+        } finally {
+            task.w = null;
+            task.x = null;
+            task.out = null;
+        }
+    }
+
+    /** One reusable matmul job per calling thread: chunk i covers rows [i*rowsPerChunk, +rowsPerChunk). */
+    private static final class MatmulTask implements IntConsumer {
+        WeightMatrix w;
+        float[] x;
+        float[] out;
+        int batch;
+        int rowsPerChunk;
+
+        @Override
+        public void accept(int chunk) {
+            int r0 = chunk * rowsPerChunk;
+            int r1 = Math.min(w.rows(), r0 + rowsPerChunk);
+            if (batch == 1) {
+                for (int r = r0; r < r1; r++) {
+                    out[r] = VectorRows.dot(w.type(), w.data(), w.rowOffset(r), x, 0, w.cols());
+                }
+            } else {
+                batchRows(r0, r1);
+            }
+        }
+
+        /**
+         * Dequantizes ROW_GROUP rows at a time into L1-resident scratch and multiplies them with a
+         * block of the batch, four activation vectors at a time: each weight byte is read once per
+         * block (once per call for batches up to BATCH_BLOCK_FLOATS / cols vectors).
+         */
+        private void batchRows(int r0, int r1) {
+            int cols = w.cols();
+            int rows = w.rows();
+            int block = Math.max(4, BATCH_BLOCK_FLOATS / cols / 4 * 4);
+            float[] buf = scratch(0, ROW_GROUP * cols);
+            for (int b0 = 0; b0 < batch; b0 += block) {
+                int b1 = Math.min(batch, b0 + block);
+                for (int r = r0; r < r1; r += ROW_GROUP) {
+                    int g = Math.min(ROW_GROUP, r1 - r);
+                    for (int j = 0; j < g; j++) {
+                        VectorRows.dequantize(w.type(), w.data(), w.rowOffset(r + j), cols, buf, j * cols);
+                    }
+                    int b = b0;
+                    for (; b + 4 <= b1; b += 4) {
+                        for (int j = 0; j < g; j++) {
+                            VectorRows.dot4(buf, j * cols, x, b * cols, cols, out, b * rows + r + j, rows);
+                        }
+                    }
+                    for (; b < b1; b++) {
+                        for (int j = 0; j < g; j++) {
+                            out[b * rows + r + j] = VectorRows.dot(buf, j * cols, x, b * cols, cols);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Single-threaded, scalar loads from the heap segment (see the class comment), vector dot products. */
+    private static void heapMatmul(WeightMatrix w, float[] x, float[] out, int batch) {
+        int rows = w.rows();
+        int cols = w.cols();
+        float[] row = scratch(0, cols);
+        for (int r = 0; r < rows; r++) {
+            ScalarKernels.dequantize(w.type(), w.data(), w.rowOffset(r), cols, row, 0);
+            for (int b = 0; b < batch; b++) {
+                out[b * rows + r] = VectorRows.dot(row, 0, x, b * cols, cols);
+            }
+        }
+    }
+
+    @Override
+    public void dequantizeRow(WeightMatrix w, int row, float[] out, int outOffset) {
+        if (w.data().isNative()) {
+            VectorRows.dequantize(w.type(), w.data(), w.rowOffset(row), w.cols(), out, outOffset);
+        } else {
+            ScalarKernels.dequantize(w.type(), w.data(), w.rowOffset(row), w.cols(), out, outOffset);
+        }
+    }
+
+    // ---- normalisation and position ------------------------------------------------------------------
+
+    @Override
+    public void rmsnorm(float[] out, int outOffset, float[] x, int xOffset, int n, int count,
+                        float[] weight, float weightOffset, float eps) {
+        for (int v = 0; v < count; v++) {
+            int xo = xOffset + v * n;
+            int oo = outOffset + v * n;
+            float inv = ScalarKernels.rsqrt(VectorRows.dot(x, xo, x, xo, n) / n + eps);
+            int i = 0;
+            for (; i <= n - L; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, weight, i).add(weightOffset);
+                FloatVector.fromArray(F, x, xo + i).mul(inv).mul(wv).intoArray(out, oo + i);
+            }
+            for (; i < n; i++) {
+                out[oo + i] = x[xo + i] * inv * (weightOffset + weight[i]);
+            }
+        }
+    }
+
+    /** Angles and rotations as in {@link ScalarKernels#rope}, so results are bitwise equal. */
+    @Override
+    public void rope(float[] x, int offset, int nHeads, int headDim, int pos, float[] invFreq, boolean neox) {
+        int half = headDim / 2;
+        float[] cs = scratch(1, 2 * half);
+        for (int i = 0; i < half; i++) {
+            float angle = pos * invFreq[i];
+            cs[i] = (float) Math.cos(angle);
+            cs[half + i] = (float) Math.sin(angle);
+        }
+        for (int h = 0; h < nHeads; h++) {
+            int base = offset + h * headDim;
+            int i = 0;
+            if (neox) {
+                for (; i <= half - L; i += L) {
+                    FloatVector cos = FloatVector.fromArray(F, cs, i);
+                    FloatVector sin = FloatVector.fromArray(F, cs, half + i);
+                    FloatVector x0 = FloatVector.fromArray(F, x, base + i);
+                    FloatVector x1 = FloatVector.fromArray(F, x, base + half + i);
+                    x0.mul(cos).sub(x1.mul(sin)).intoArray(x, base + i);
+                    x1.mul(cos).add(x0.mul(sin)).intoArray(x, base + half + i);
+                }
+            }
+            // Interleaved pairs (2i, 2i+1) stay scalar: a head is 64 elements and the shuffles cost more.
+            for (; i < half; i++) {
+                int a = neox ? base + i : base + 2 * i;
+                int b = neox ? base + i + half : base + 2 * i + 1;
+                float x0 = x[a];
+                float x1 = x[b];
+                x[a] = x0 * cs[i] - x1 * cs[half + i];
+                x[b] = x1 * cs[i] + x0 * cs[half + i];
+            }
+        }
+    }
+
+    // ---- attention -------------------------------------------------------------------------------------
+
+    @Override
+    public void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
+                          int headDim, int from, int to, int capacity, float scale,
+                          float[] out, int outOffset, float[] scratch) {
+        int n = to - from + 1;
+        int first = from % capacity;
+        for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
+            scratch[t] = scale * VectorRows.dot(q, qOffset, keys, slot * kvStride + kvOffset, headDim);
+        }
+        // Softmax stays scalar: one exp per position, while the dot products are headDim wide.
+        ScalarKernels.softmax(scratch, n);
+        // Weighted sum with the output in registers: four vectors of it per pass over the positions.
+        int i = 0;
+        for (; i <= headDim - 4 * L; i += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
+                int v = slot * kvStride + kvOffset + i;
+                FloatVector p = FloatVector.broadcast(F, scratch[t]);
+                a0 = FloatVector.fromArray(F, values, v).fma(p, a0);
+                a1 = FloatVector.fromArray(F, values, v + L).fma(p, a1);
+                a2 = FloatVector.fromArray(F, values, v + 2 * L).fma(p, a2);
+                a3 = FloatVector.fromArray(F, values, v + 3 * L).fma(p, a3);
+            }
+            a0.intoArray(out, outOffset + i);
+            a1.intoArray(out, outOffset + i + L);
+            a2.intoArray(out, outOffset + i + 2 * L);
+            a3.intoArray(out, outOffset + i + 3 * L);
+        }
+        for (; i <= headDim - L; i += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
+                a0 = FloatVector.fromArray(F, values, slot * kvStride + kvOffset + i).fma(FloatVector.broadcast(F, scratch[t]), a0);
+            }
+            a0.intoArray(out, outOffset + i);
+        }
+        for (; i < headDim; i++) {
+            float a = 0f;
+            for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
+                a += scratch[t] * values[slot * kvStride + kvOffset + i];
+            }
+            out[outOffset + i] = a;
+        }
+    }
+
+    // ---- element-wise ------------------------------------------------------------------------------------
+
+    /**
+     * 0.5x(1 + tanh(u)) rewritten as x / (1 + exp(-2u)) (the same function: 1 + tanh(u) =
+     * 2 / (1 + e^-2u)), so one vector exp serves both activations; it also avoids the cancellation
+     * of 1 + tanh(u) near -1 that the scalar form suffers for negative x.
+     */
+    @Override
+    public void geluTanhMul(float[] gate, float[] up, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromArray(F, gate, i);
+            FloatVector u = x.mul(x).mul(x).mul(ScalarKernels.GELU_COEF).add(x).mul(-2f * ScalarKernels.SQRT_2_OVER_PI);
+            x.div(u.lanewise(VectorOperators.EXP).add(1f)).mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
+        }
+        for (; i < n; i++) {
+            gate[i] = ScalarKernels.geluTanh(gate[i]) * up[i];
+        }
+    }
+
+    @Override
+    public void siluMul(float[] gate, float[] up, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromArray(F, gate, i);
+            x.div(x.neg().lanewise(VectorOperators.EXP).add(1f)).mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
+        }
+        for (; i < n; i++) {
+            gate[i] = ScalarKernels.silu(gate[i]) * up[i];
+        }
+    }
+
+    @Override
+    public void add(float[] a, float[] b, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector.fromArray(F, a, i).add(FloatVector.fromArray(F, b, i)).intoArray(a, i);
+        }
+        for (; i < n; i++) {
+            a[i] += b[i];
+        }
+    }
+
+    @Override
+    public void scale(float[] x, int n, float s) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector.fromArray(F, x, i).mul(s).intoArray(x, i);
+        }
+        for (; i < n; i++) {
+            x[i] *= s;
+        }
+    }
+
+    @Override
+    public void forEach(int count, IntConsumer task) {
+        pool.run(count, task);
+    }
+}

@@ -1,0 +1,479 @@
+package dev.shardlight.engine.kernel;
+
+import dev.shardlight.engine.tensor.GgmlType;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import static dev.shardlight.engine.kernel.ScalarKernels.f16;
+
+/**
+ * Vector API loops over one stored row, read in place from its (usually memory-mapped) segment:
+ * the dot product of a row with an activation vector, per {@link GgmlType}, and the dequantization
+ * of a row into floats. Quantized values are widened one float vector at a time: with {@code L}
+ * float lanes, {@code L} bytes (or shorts) are loaded into a vector of the same lane count and
+ * converted lane for lane ({@code B2F}, {@code S2I}), which on AVX2 is one vpmovsx + vcvtdq2ps.
+ *
+ * <p>Dequantization performs ggml's float operations in ggml's order (no FMA), so it is bitwise
+ * equal to {@link ScalarKernels}. Dot products accumulate in float32 in lane order; they differ
+ * from the scalar loop only by summation order.
+ */
+final class VectorRows {
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /**
+     * Bytes and shorts with one lane per float lane, so a conversion maps lane i to lane i (on a
+     * machine with fewer than 8 float lanes there is no such byte shape; {@link #supported} is false).
+     */
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, L * 16)));
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Of a half shifted left by 13 (see f16v): the sign, exponent and mantissa bits; the exponent bits. */
+    private static final int HALF_KEEP = 0x8FFFE000;
+    private static final int HALF_EXPONENT = 0x0F800000;
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    /** 32 bytes as eight int lanes, for cutting bit fields out of packed bytes. */
+    private static final VectorSpecies<Integer> PACKED = IntVector.SPECIES_256;
+    /**
+     * Per-thread room for one Q6_K block's unpacked quants. Off-heap on purpose: Vector API loads
+     * and stores on a heap segment ran several times slower here (JDK 25, AVX2).
+     */
+    private static final ThreadLocal<MemorySegment> Q6K_QUANTS = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(256, 64));
+
+    private VectorRows() {
+    }
+
+    /** Whether this machine's vectors fit the loops here: 8 or 16 float lanes (AVX2, AVX-512). */
+    static boolean supported() {
+        return L == 8 || L == 16;
+    }
+
+    // ---- dot products: sum_c row[c] * x[xo + c] --------------------------------------------------
+
+    static float dot(GgmlType type, MemorySegment seg, long off, float[] x, int xo, int n) {
+        return switch (type) {
+            case F32 -> dotF32(seg, off, x, xo, n);
+            case F16 -> dotF16(seg, off, x, xo, n);
+            case BF16 -> dotBF16(seg, off, x, xo, n);
+            case Q8_0 -> dotQ80(seg, off, x, xo, n);
+            case Q4_0 -> dotQ40(seg, off, x, xo, n);
+            case Q4_K -> dotQ4K(seg, off, x, xo, n);
+            case Q6_K -> dotQ6K(seg, off, x, xo, n);
+        };
+    }
+
+    static float dotF32(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            acc0 = FloatVector.fromMemorySegment(F, seg, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            acc1 = FloatVector.fromMemorySegment(F, seg, off + 4L * (i + L), LE)
+                    .fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = FloatVector.fromMemorySegment(F, seg, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += seg.get(ScalarKernels.FLOAT_LE, off + 4L * i) * x[xo + i];
+        }
+        return sum;
+    }
+
+    static float dotBF16(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            acc0 = bf16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            acc1 = bf16(seg, off + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = bf16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += Float.intBitsToFloat(seg.get(ScalarKernels.SHORT_LE, off + 2L * i) << 16) * x[xo + i];
+        }
+        return sum;
+    }
+
+    static float dotF16(MemorySegment seg, long off, float[] x, int xo, int n) {
+        IntVector keep = IntVector.broadcast(I, HALF_KEEP);
+        IntVector exponent = IntVector.broadcast(I, HALF_EXPONENT);
+        IntVector infExponent = IntVector.broadcast(I, 0x7F800000);
+        FloatVector rebias = FloatVector.broadcast(F, 0x1p112f);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            acc0 = f16v(seg, off + 2L * i, keep, exponent, infExponent, rebias).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            acc1 = f16v(seg, off + 2L * (i + L), keep, exponent, infExponent, rebias).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = f16v(seg, off + 2L * i, keep, exponent, infExponent, rebias).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += f16(seg, off + 2L * i) * x[xo + i];
+        }
+        return sum;
+    }
+
+    static float dotQ80(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int blk = 0; blk < n / 32; blk++) {
+            long b = off + blk * 34L;
+            int xb = xo + blk * 32;
+            FloatVector s = FloatVector.zero(F);
+            for (int k = 0; k < 32; k += L) {
+                s = bytes(seg, b + 2 + k).fma(FloatVector.fromArray(F, x, xb + k), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, f16(seg, b)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /*
+     * The quantized loops below create their constant vectors (masks, biases) once per row or
+     * block, outside the inner loops: C2 does not hoist Vector API broadcasts out of a loop, and
+     * re-materialising them in every iteration made an earlier Q6_K loop almost twice as slow.
+     * Blocks of 256 run in methods of their own that return a float, so that no vector crosses a
+     * call C2 may refuse to inline (a vector that does is boxed on the heap).
+     */
+
+    static float dotQ40(MemorySegment seg, long off, float[] x, int xo, int n) {
+        IntVector lowMask = IntVector.broadcast(I, 0xF);
+        IntVector bias = IntVector.broadcast(I, 8);
+        FloatVector acc = FloatVector.zero(F);
+        for (int blk = 0; blk < n / 32; blk++) {
+            long b = off + blk * 18L;
+            int xb = xo + blk * 32;
+            FloatVector s = FloatVector.zero(F);
+            for (int k = 0; k < 16; k += L) {
+                IntVector q = ubytes(seg, b + 2 + k);
+                s = toFloats(q.and(lowMask).sub(bias)).fma(FloatVector.fromArray(F, x, xb + k), s);
+                s = toFloats(q.lanewise(VectorOperators.LSHR, 4).sub(bias)).fma(FloatVector.fromArray(F, x, xb + 16 + k), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, f16(seg, b)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    static float dotQ4K(MemorySegment seg, long off, float[] x, int xo, int n) {
+        float sum = 0f;
+        for (int blk = 0; blk < n / 256; blk++) {
+            sum += dotQ4KBlock(seg, off + blk * 144L, x, xo + blk * 256);
+        }
+        return sum;
+    }
+
+    /**
+     * Q4_K: y = d*sc*q - dmin*m per 32-element sub-block, so a sub-block contributes
+     * d*sc*sum(q*x) - dmin*m*sum(x); both sums are kept as vectors and folded in with one FMA each.
+     */
+    private static float dotQ4KBlock(MemorySegment seg, long b, float[] x, int xo) {
+        IntVector lowMask = IntVector.broadcast(I, 0xF);
+        float d = f16(seg, b);
+        float dmin = f16(seg, b + 2);
+        long scales = seg.get(LONG_LE, b + 4);
+        int scalesHigh = seg.get(INT_LE, b + 12);
+        FloatVector acc = FloatVector.zero(F);
+        for (int c = 0; c < 4; c++) {
+            long q = b + 16 + 32L * c;
+            int xl = xo + 64 * c;
+            FloatVector qxLo = FloatVector.zero(F);
+            FloatVector qxHi = FloatVector.zero(F);
+            FloatVector xLo = FloatVector.zero(F);
+            FloatVector xHi = FloatVector.zero(F);
+            for (int k = 0; k < 32; k += L) {
+                IntVector qb = ubytes(seg, q + k);
+                FloatVector lo = FloatVector.fromArray(F, x, xl + k);
+                FloatVector hi = FloatVector.fromArray(F, x, xl + 32 + k);
+                qxLo = toFloats(qb.and(lowMask)).fma(lo, qxLo);
+                qxHi = toFloats(qb.lanewise(VectorOperators.LSHR, 4)).fma(hi, qxHi);
+                xLo = xLo.add(lo);
+                xHi = xHi.add(hi);
+            }
+            int p1 = scaleMinK4(2 * c, scales, scalesHigh);
+            int p2 = scaleMinK4(2 * c + 1, scales, scalesHigh);
+            acc = qxLo.fma(FloatVector.broadcast(F, d * (p1 & 0xFF)), acc);
+            acc = xLo.fma(FloatVector.broadcast(F, -dmin * (p1 >>> 8)), acc);
+            acc = qxHi.fma(FloatVector.broadcast(F, d * (p2 & 0xFF)), acc);
+            acc = xHi.fma(FloatVector.broadcast(F, -dmin * (p2 >>> 8)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    static float dotQ6K(MemorySegment seg, long off, float[] x, int xo, int n) {
+        MemorySegment quants = Q6K_QUANTS.get();
+        float sum = 0f;
+        for (int blk = 0; blk < n / 256; blk++) {
+            sum += dotQ6KBlock(seg, off + blk * 210L, x, xo + blk * 256, quants);
+        }
+        return sum;
+    }
+
+    /** Sums per 16-element scale group, scaled once per group by d * sc (ggml's int8 scales). */
+    private static float dotQ6KBlock(MemorySegment seg, long b, float[] x, int xo, MemorySegment quants) {
+        unpackQ6K(seg, b, quants);
+        float d = f16(seg, b + 208);
+        FloatVector bias = FloatVector.broadcast(F, 32f);
+        FloatVector acc = FloatVector.zero(F);
+        for (int g = 0; g < 16; g++) {
+            FloatVector p = FloatVector.zero(F);
+            for (int k = 0; k < 16; k += L) {
+                int e = 16 * g + k;
+                p = bytes(quants, e).sub(bias).fma(FloatVector.fromArray(F, x, xo + e), p);
+            }
+            acc = p.fma(FloatVector.broadcast(F, d * i8(seg, b + 192 + g)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Q6_K's 256 unsigned 6-bit quants (before the -32), in element order, into {@code quants}
+     * (ggml dequantize_row_q6_K): in each 128-element half, byte l of ql holds the low four bits of
+     * elements l (low nibble) and l+64 (high nibble), byte l+32 those of l+32 and l+96, and byte l
+     * of qh the two high bits of l, l+32, l+64, l+96 (bits 0-1, 2-3, 4-5, 6-7). The bit fields are
+     * cut 32 bytes at a time as packed bytes in int lanes (shifts and masks never carry across
+     * bytes), which is a quarter of the work of cutting them one quant per int lane.
+     */
+    private static void unpackQ6K(MemorySegment seg, long b, MemorySegment quants) {
+        IntVector low = IntVector.broadcast(PACKED, 0x0F0F0F0F);
+        IntVector high = IntVector.broadcast(PACKED, 0x30303030);
+        for (int half = 0; half < 2; half++) {
+            IntVector a = IntVector.fromMemorySegment(PACKED, seg, b + 64L * half, LE);
+            IntVector c = IntVector.fromMemorySegment(PACKED, seg, b + 64L * half + 32, LE);
+            IntVector h = IntVector.fromMemorySegment(PACKED, seg, b + 128 + 32L * half, LE);
+            long o = 128L * half;
+            a.and(low).or(h.lanewise(VectorOperators.LSHL, 4).and(high)).intoMemorySegment(quants, o, LE);
+            c.and(low).or(h.lanewise(VectorOperators.LSHL, 2).and(high)).intoMemorySegment(quants, o + 32, LE);
+            a.lanewise(VectorOperators.LSHR, 4).and(low).or(h.and(high)).intoMemorySegment(quants, o + 64, LE);
+            c.lanewise(VectorOperators.LSHR, 4).and(low).or(h.lanewise(VectorOperators.LSHR, 2).and(high))
+                    .intoMemorySegment(quants, o + 96, LE);
+        }
+    }
+
+    // ---- float32 rows held in arrays (dequantized rows, activations, the KV cache) -------------------
+
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            acc0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc0);
+            acc1 = FloatVector.fromArray(F, a, ao + i + L).fma(FloatVector.fromArray(F, b, bo + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc0);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[ao + i] * b[bo + i];
+        }
+        return sum;
+    }
+
+    /**
+     * Dot products of one row {@code w[wo..wo+n)} with four activation vectors {@code x[xo + k*n ..]},
+     * k < 4, written to {@code out[o + k*outStride]}: each loaded weight vector feeds four FMAs, which
+     * is what makes prefill cheaper per token than decode.
+     */
+    static void dot4(float[] w, int wo, float[] x, int xo, int n, float[] out, int o, int outStride) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        FloatVector acc3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, w, wo + i);
+            acc0 = wv.fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            acc1 = wv.fma(FloatVector.fromArray(F, x, xo + n + i), acc1);
+            acc2 = wv.fma(FloatVector.fromArray(F, x, xo + 2 * n + i), acc2);
+            acc3 = wv.fma(FloatVector.fromArray(F, x, xo + 3 * n + i), acc3);
+        }
+        float s0 = acc0.reduceLanes(VectorOperators.ADD);
+        float s1 = acc1.reduceLanes(VectorOperators.ADD);
+        float s2 = acc2.reduceLanes(VectorOperators.ADD);
+        float s3 = acc3.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s0 += w[wo + i] * x[xo + i];
+            s1 += w[wo + i] * x[xo + n + i];
+            s2 += w[wo + i] * x[xo + 2 * n + i];
+            s3 += w[wo + i] * x[xo + 3 * n + i];
+        }
+        out[o] = s0;
+        out[o + outStride] = s1;
+        out[o + 2 * outStride] = s2;
+        out[o + 3 * outStride] = s3;
+    }
+
+    // ---- dequantization into float[] (bitwise equal to ScalarKernels) -----------------------------
+
+    static void dequantize(GgmlType type, MemorySegment seg, long off, int n, float[] out, int o) {
+        switch (type) {
+            case F32 -> {
+                int i = 0;
+                for (; i <= n - L; i += L) {
+                    FloatVector.fromMemorySegment(F, seg, off + 4L * i, LE).intoArray(out, o + i);
+                }
+                ScalarKernels.dequantize(type, seg, off + 4L * i, n - i, out, o + i);
+            }
+            case F16, BF16 -> {
+                IntVector keep = IntVector.broadcast(I, HALF_KEEP);
+                IntVector exponent = IntVector.broadcast(I, HALF_EXPONENT);
+                IntVector infExponent = IntVector.broadcast(I, 0x7F800000);
+                FloatVector rebias = FloatVector.broadcast(F, 0x1p112f);
+                int i = 0;
+                for (; i <= n - L; i += L) {
+                    (type == GgmlType.F16 ? f16v(seg, off + 2L * i, keep, exponent, infExponent, rebias) : bf16(seg, off + 2L * i))
+                            .intoArray(out, o + i);
+                }
+                ScalarKernels.dequantize(type, seg, off + 2L * i, n - i, out, o + i);
+            }
+            case Q8_0 -> {
+                for (int blk = 0; blk < n / 32; blk++) {
+                    long b = off + blk * 34L;
+                    float d = f16(seg, b);
+                    for (int k = 0; k < 32; k += L) {
+                        bytes(seg, b + 2 + k).mul(d).intoArray(out, o + blk * 32 + k);
+                    }
+                }
+            }
+            case Q4_0 -> {
+                IntVector lowMask = IntVector.broadcast(I, 0xF);
+                IntVector bias = IntVector.broadcast(I, 8);
+                for (int blk = 0; blk < n / 32; blk++) {
+                    long b = off + blk * 18L;
+                    float d = f16(seg, b);
+                    int y = o + blk * 32;
+                    for (int k = 0; k < 16; k += L) {
+                        IntVector q = ubytes(seg, b + 2 + k);
+                        toFloats(q.and(lowMask).sub(bias)).mul(d).intoArray(out, y + k);
+                        toFloats(q.lanewise(VectorOperators.LSHR, 4).sub(bias)).mul(d).intoArray(out, y + 16 + k);
+                    }
+                }
+            }
+            case Q4_K -> {
+                for (int blk = 0; blk < n / 256; blk++) {
+                    dequantizeQ4KBlock(seg, off + blk * 144L, out, o + blk * 256);
+                }
+            }
+            case Q6_K -> {
+                MemorySegment quants = Q6K_QUANTS.get();
+                for (int blk = 0; blk < n / 256; blk++) {
+                    dequantizeQ6KBlock(seg, off + blk * 210L, out, o + blk * 256, quants);
+                }
+            }
+        }
+    }
+
+    /** d1 * q - m1 with d1 = d * sc and m1 = dmin * m, as ggml (two roundings, no FMA). */
+    private static void dequantizeQ4KBlock(MemorySegment seg, long b, float[] out, int y) {
+        IntVector lowMask = IntVector.broadcast(I, 0xF);
+        float d = f16(seg, b);
+        float dmin = f16(seg, b + 2);
+        long scales = seg.get(LONG_LE, b + 4);
+        int scalesHigh = seg.get(INT_LE, b + 12);
+        for (int c = 0; c < 4; c++) {
+            int p1 = scaleMinK4(2 * c, scales, scalesHigh);
+            int p2 = scaleMinK4(2 * c + 1, scales, scalesHigh);
+            float d1 = d * (p1 & 0xFF);
+            float m1 = dmin * (p1 >>> 8);
+            float d2 = d * (p2 & 0xFF);
+            float m2 = dmin * (p2 >>> 8);
+            for (int k = 0; k < 32; k += L) {
+                IntVector qb = ubytes(seg, b + 16 + 32L * c + k);
+                toFloats(qb.and(lowMask)).mul(d1).sub(m1).intoArray(out, y + 64 * c + k);
+                toFloats(qb.lanewise(VectorOperators.LSHR, 4)).mul(d2).sub(m2).intoArray(out, y + 64 * c + 32 + k);
+            }
+        }
+    }
+
+    /** (d * sc) * (q - 32), ggml's order of the two roundings (q - 32 is exact in float). */
+    private static void dequantizeQ6KBlock(MemorySegment seg, long b, float[] out, int o, MemorySegment quants) {
+        unpackQ6K(seg, b, quants);
+        float d = f16(seg, b + 208);
+        FloatVector bias = FloatVector.broadcast(F, 32f);
+        for (int e = 0; e < 256; e += L) {
+            bytes(quants, e).sub(bias).mul(d * i8(seg, b + 192 + e / 16)).intoArray(out, o + e);
+        }
+    }
+
+    // ---- widening loads ----------------------------------------------------------------------------
+
+    /**
+     * ggml get_scale_min_k4 on the 12 scale bytes already loaded as a little-endian long (bytes
+     * 0-7) and int (bytes 8-11); returns {@code scale | min << 8} like
+     * {@link ScalarKernels#scaleMinK4}.
+     */
+    static int scaleMinK4(int j, long lo, int hi) {
+        if (j < 4) {
+            return (int) (lo >>> 8 * j) & 63 | ((int) (lo >>> 8 * (j + 4)) & 63) << 8;
+        }
+        int b = hi >>> 8 * (j - 4) & 0xFF;                // byte j + 4
+        int sc = b & 0xF | ((int) (lo >>> 8 * (j - 4)) & 0xC0) >>> 2;
+        int m = b >>> 4 | ((int) (lo >>> 8 * j) & 0xC0) >>> 2;
+        return sc | m << 8;
+    }
+
+    private static byte i8(MemorySegment seg, long off) {
+        return seg.get(ValueLayout.JAVA_BYTE, off);
+    }
+
+    /** L signed bytes at {@code off} as floats. */
+    private static FloatVector bytes(MemorySegment seg, long off) {
+        return toFloats(ByteVector.fromMemorySegment(B, seg, off, LE));
+    }
+
+    /** L unsigned bytes at {@code off} as ints (vpmovzxbd): nibble and bit fields are cut in 32-bit lanes, where AVX2 has shifts. */
+    private static IntVector ubytes(MemorySegment seg, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B, seg, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
+    private static FloatVector toFloats(IntVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.I2F, F, 0);
+    }
+
+    private static FloatVector toFloats(ByteVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** L bfloat16 values at {@code off}: each is the upper half of a float32. */
+    private static FloatVector bf16(MemorySegment seg, long off) {
+        ShortVector s = ShortVector.fromMemorySegment(S, seg, off, LE);
+        return ((IntVector) s.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
+    /**
+     * L IEEE half floats at {@code off}, exactly (after F. Giesen's half_to_float). Shifted left by
+     * 13, a sign-extended half has its sign at bit 31 and exponent and mantissa where a float's
+     * low exponent bits and mantissa sit; masking off the rest and multiplying by 2^112 rebiases
+     * normals and normalises subnormals in one exact multiply. Exponent 31 (inf, NaN) instead gets
+     * float exponent 255. The constant vectors come from the caller, made once per row.
+     */
+    private static FloatVector f16v(MemorySegment seg, long off, IntVector keep, IntVector exponent,
+                                    IntVector infExponent, FloatVector rebias) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector t = h.lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = t.and(keep).reinterpretAsFloats().mul(rebias).reinterpretAsInts();
+        VectorMask<Integer> infOrNan = t.and(exponent).compare(VectorOperators.EQ, exponent);
+        return bits.lanewise(VectorOperators.OR, infExponent, infOrNan).reinterpretAsFloats();
+    }
+}

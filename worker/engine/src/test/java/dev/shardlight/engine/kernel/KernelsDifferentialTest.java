@@ -1,0 +1,258 @@
+package dev.shardlight.engine.kernel;
+
+import dev.shardlight.engine.tensor.GgmlType;
+import dev.shardlight.engine.tensor.WeightMatrix;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * Holds every operation of {@link VectorKernels} to {@link ScalarKernels}, for every weight type,
+ * batch size and thread count the pool splits differently.
+ *
+ * <p>Tolerances. Both implementations accumulate in float32 but in different orders (lanes,
+ * blocks, Q4_K's factored d*sc*sum(q*x) - dmin*m*sum(x)). Each order's rounding error is at most
+ * about n*u*sum|w*x| (u = 2^-24) and in practice sqrt(n)*u*sum|w*x|, about 1.5e-6 * sum|w*x|
+ * for n = 512 (measured on these weights: at most 2e-7, up to n = 2048); so sums are compared
+ * within 1e-5 * sum|w*x|. A wrong weight, scale or block
+ * moves a sum by about sum|w*x|/n = 2e-3 of it, far outside that bound. Dequantization and rope do
+ * the same float operations in the same order and must match bitwise; add and scale are exact.
+ * The activations use a vector exp (within an ulp or two of Math.exp/tanh) and so are compared
+ * within 1e-6 relative, plus an absolute 1e-6*|x*up| for gelu, whose scalar form 1 + tanh(u)
+ * loses relative precision for negative x.
+ */
+class KernelsDifferentialTest {
+
+    private static final double SUM_TOLERANCE = 1e-5;
+    /** Shared, not confined: the pool's worker threads read the weights, as they read a mapped file. */
+    private static final Arena ARENA = Arena.ofShared();
+    private static final ScalarKernels SCALAR = new ScalarKernels();
+    private static final VectorKernels[] VECTOR = {new VectorKernels(1), new VectorKernels(2), new VectorKernels(3)};
+
+    @AfterAll
+    static void close() {
+        for (VectorKernels v : VECTOR) {
+            v.close();
+        }
+        ARENA.close();
+    }
+
+    static Stream<Arguments> matmulCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (GgmlType type : GgmlType.values()) {
+            for (int batch : new int[] {1, 3, 5, 8}) {
+                // rows: a single row; odd rows, not a multiple of 2 or 3 threads; enough rows for many chunks
+                cases.add(Arguments.of(type, 1, 512, batch, 2));
+                cases.add(Arguments.of(type, 37, 512, batch, 2));
+                cases.add(Arguments.of(type, 131, 512, batch, 3));
+                if (type.blockSize == 1) {
+                    cases.add(Arguments.of(type, 9, 100, batch, 3)); // cols not a multiple of the lanes
+                }
+            }
+            // a prompt longer than one activation block (64K floats / 2048 cols = 32 vectors)
+            cases.add(Arguments.of(type, 9, 2048, 37, 2));
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} [{1} x {2}] batch {3}, {4} threads")
+    @MethodSource("matmulCases")
+    void matmulMatchesScalarWithinFloat32Reordering(GgmlType type, int rows, int cols, int batch, int threads) {
+        WeightMatrix w = RandomWeights.matrix(ARENA, type, rows, cols, 31L * rows + batch);
+        float[] x = RandomWeights.activations(batch * cols, batch);
+        float[] expected = new float[batch * rows];
+        float[] actual = new float[batch * rows];
+        SCALAR.matmul(w, x, expected, batch);
+        VECTOR[threads - 1].matmul(w, x, actual, batch);
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            SCALAR.dequantizeRow(w, r, row, 0);
+            for (int b = 0; b < batch; b++) {
+                double magnitude = 0;
+                for (int c = 0; c < cols; c++) {
+                    magnitude += Math.abs(row[c] * x[b * cols + c]);
+                }
+                int i = b * rows + r;
+                assertEquals(expected[i], actual[i], SUM_TOLERANCE * magnitude,
+                        () -> type + " row " + i % rows + " batch row " + i / rows);
+            }
+        }
+    }
+
+    /** VectorKernels reads heap segments with scalar loads (see its class comment); results agree all the same. */
+    @ParameterizedTest
+    @EnumSource(GgmlType.class)
+    void heapBackedWeightsMatchScalar(GgmlType type) {
+        WeightMatrix mapped = RandomWeights.matrix(ARENA, type, 5, 512, 77);
+        byte[] bytes = mapped.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        WeightMatrix heap = new WeightMatrix("heap", type, 5, 512, java.lang.foreign.MemorySegment.ofArray(bytes));
+        float[] x = RandomWeights.activations(3 * 512, 4);
+        float[] expected = new float[15];
+        float[] actual = new float[15];
+        SCALAR.matmul(heap, x, expected, 3);
+        VECTOR[1].matmul(heap, x, actual, 3);
+        assertArrayEquals(expected, actual, 1e-3f); // sums of magnitude ~100 whose float32 reordering moves them ~1e-5
+        float[] row = new float[512];
+        float[] expectedRow = new float[512];
+        VECTOR[1].dequantizeRow(heap, 4, row, 0);
+        SCALAR.dequantizeRow(mapped, 4, expectedRow, 0);
+        assertArrayEquals(expectedRow, row);
+    }
+
+    @ParameterizedTest
+    @EnumSource(GgmlType.class)
+    void dequantizeRowMatchesScalarBitwise(GgmlType type) {
+        int cols = 768;
+        WeightMatrix w = RandomWeights.matrix(ARENA, type, 3, cols, type.id);
+        for (int r = 0; r < 3; r++) {
+            float[] expected = new float[cols + 5];
+            float[] actual = new float[cols + 5];
+            SCALAR.dequantizeRow(w, r, expected, 5);
+            VECTOR[0].dequantizeRow(w, r, actual, 5);
+            assertArrayEquals(expected, actual, type + " row " + r);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(floats = {0f, 1f})
+    void rmsnormMatchesScalar(float weightOffset) {
+        int n = 1152 + 3;
+        float[] x = RandomWeights.activations(2 * n, 7);
+        float[] weight = RandomWeights.activations(n, 8);
+        float[] expected = new float[2 * n + 1];
+        float[] actual = new float[2 * n + 1];
+        SCALAR.rmsnorm(expected, 1, x, 0, n, 2, weight, weightOffset, 1e-6f);
+        VECTOR[0].rmsnorm(actual, 1, x, 0, n, 2, weight, weightOffset, 1e-6f);
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], 1e-6f * Math.abs(expected[i]), "element " + i);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void ropeMatchesScalarBitwise(boolean neox) {
+        for (int headDim : new int[] {64, 256, 72}) {
+            float[] invFreq = new float[headDim / 2];
+            for (int i = 0; i < invFreq.length; i++) {
+                invFreq[i] = (float) Math.pow(10000, -2.0 * i / headDim);
+            }
+            float[] expected = RandomWeights.activations(3 + 4 * headDim, headDim);
+            float[] actual = expected.clone();
+            SCALAR.rope(expected, 3, 4, headDim, 4097, invFreq, neox);
+            VECTOR[0].rope(actual, 3, 4, headDim, 4097, invFreq, neox);
+            assertArrayEquals(expected, actual, "headDim " + headDim);
+        }
+    }
+
+    /** from..to spans the end of the ring buffer, so slots wrap from capacity - 1 to 0. */
+    @ParameterizedTest
+    @ValueSource(ints = {256, 64, 72, 20})
+    void attentionMatchesScalarAcrossRingBufferWrap(int headDim) {
+        int capacity = 50;
+        int kvStride = 3 * headDim;
+        int kvOffset = headDim;
+        float[] keys = RandomWeights.activations(capacity * kvStride, 1);
+        float[] values = RandomWeights.activations(capacity * kvStride, 2);
+        float[] q = RandomWeights.activations(headDim + 2, 3);
+        float scale = (float) (1 / Math.sqrt(headDim));
+        for (int[] span : new int[][] {{130, 170}, {0, 0}, {140, 149}, {101, 150}}) {
+            float[] expected = new float[headDim + 1];
+            float[] actual = new float[headDim + 1];
+            SCALAR.attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], capacity,
+                    scale, expected, 1, new float[span[1] - span[0] + 1]);
+            VECTOR[0].attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], capacity,
+                    scale, actual, 1, new float[span[1] - span[0] + 1]);
+            // outputs are convex combinations of values in [-2, 2); scores differ by reordering only
+            assertArrayEquals(expected, actual, 2e-5f, "positions " + span[0] + ".." + span[1]);
+        }
+    }
+
+    @Test
+    void activationsMatchScalar() {
+        int n = 1000 + 5;
+        float[] gate = RandomWeights.activations(n, 4);
+        for (int i = 0; i < n; i++) {
+            gate[i] *= 4; // [-8, 8): both tails of gelu and silu
+        }
+        float[] up = RandomWeights.activations(n, 5);
+        float[] geluExpected = gate.clone();
+        float[] geluActual = gate.clone();
+        SCALAR.geluTanhMul(geluExpected, up, n);
+        VECTOR[0].geluTanhMul(geluActual, up, n);
+        float[] siluExpected = gate.clone();
+        float[] siluActual = gate.clone();
+        SCALAR.siluMul(siluExpected, up, n);
+        VECTOR[0].siluMul(siluActual, up, n);
+        for (int i = 0; i < n; i++) {
+            float e = geluExpected[i];
+            assertEquals(e, geluActual[i], 1e-6f * (Math.abs(e) + Math.abs(gate[i] * up[i])), "gelu at " + gate[i]);
+            assertEquals(siluExpected[i], siluActual[i], 1e-6f * Math.abs(siluExpected[i]), "silu at " + gate[i]);
+        }
+    }
+
+    @Test
+    void addAndScaleMatchScalarExactly() {
+        int n = 37;
+        float[] a = RandomWeights.activations(n + 2, 1);
+        float[] b = RandomWeights.activations(n + 2, 2);
+        float[] expected = a.clone();
+        float[] actual = a.clone();
+        SCALAR.add(expected, b, n);
+        VECTOR[0].add(actual, b, n);
+        SCALAR.scale(expected, n, 0.37f);
+        VECTOR[0].scale(actual, n, 0.37f);
+        assertArrayEquals(expected, actual);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3})
+    void forEachRunsEveryIndexExactlyOnce(int threads) {
+        for (int count : new int[] {0, 1, 2, 7, 1000}) {
+            AtomicIntegerArray seen = new AtomicIntegerArray(count);
+            VECTOR[threads - 1].forEach(count, seen::incrementAndGet);
+            for (int i = 0; i < count; i++) {
+                assertEquals(1, seen.get(i), "index " + i + " of " + count);
+            }
+        }
+    }
+
+    @Test
+    void aFailingChunkSurfacesInTheCallerAndThePoolStaysUsable() {
+        VectorKernels v = VECTOR[2];
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> v.forEach(10, i -> {
+                    if (i == 6) {
+                        throw new IllegalStateException("chunk 6");
+                    }
+                }));
+        assertEquals("chunk 6", e.getMessage());
+        forEachRunsEveryIndexExactlyOnce(3);
+    }
+
+    @Test
+    void matmulCalledFromForEachTasksRunsInlineAndStaysCorrect() {
+        WeightMatrix w = RandomWeights.matrix(ARENA, GgmlType.Q8_0, 300, 256, 9);
+        float[] x = RandomWeights.activations(256, 9);
+        float[] expected = new float[300];
+        VECTOR[0].matmul(w, x, expected, 1); // a batch-1 row sum does not depend on the thread that runs it
+        float[][] outs = new float[6][300];
+        VECTOR[2].forEach(6, i -> VECTOR[2].matmul(w, x, outs[i], 1));
+        for (float[] out : outs) {
+            assertArrayEquals(expected, out);
+        }
+    }
+}
