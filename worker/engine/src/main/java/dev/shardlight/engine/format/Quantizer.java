@@ -93,52 +93,14 @@ public final class Quantizer {
         }
     }
 
-    /** Decodes {@code n} values of {@code type} stored at byte {@code srcOff} of {@code src}. */
+    /**
+     * Decodes {@code n} values of {@code type} stored at byte {@code srcOff} of {@code src}: the
+     * kernels' scalar reference dequantization (bitwise equal to gguf-py's), shared so the writer
+     * and the engine can never disagree about a format.
+     */
     public static void decode(GgmlType type, MemorySegment src, long srcOff, float[] dst, int dstOff, int n) {
         type.bytesFor(n);
-        switch (type) {
-            case F32 -> MemorySegment.copy(src, F32_LE, srcOff, dst, dstOff, n);
-            case F16 -> {
-                for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = Float.float16ToFloat(src.get(F16_LE, srcOff + 2L * i));
-                }
-            }
-            case BF16 -> {
-                for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = bf16ToFloat(src.get(F16_LE, srcOff + 2L * i));
-                }
-            }
-            case Q8_0 -> {
-                for (int b = 0; b < n / 32; b++) {
-                    long at = srcOff + 34L * b;
-                    float d = Float.float16ToFloat(src.get(F16_LE, at));
-                    for (int j = 0; j < 32; j++) {
-                        dst[dstOff + 32 * b + j] = src.get(ValueLayout.JAVA_BYTE, at + 2 + j) * d;
-                    }
-                }
-            }
-            case Q4_0 -> {
-                for (int b = 0; b < n / 32; b++) {
-                    long at = srcOff + 18L * b;
-                    float d = Float.float16ToFloat(src.get(F16_LE, at));
-                    for (int j = 0; j < 16; j++) {
-                        int q = Byte.toUnsignedInt(src.get(ValueLayout.JAVA_BYTE, at + 2 + j));
-                        dst[dstOff + 32 * b + j] = ((q & 0xF) - 8) * d;
-                        dst[dstOff + 32 * b + j + 16] = ((q >> 4) - 8) * d;
-                    }
-                }
-            }
-            case Q4_K -> {
-                for (int b = 0; b < n / QK_K; b++) {
-                    decodeQ4_KBlock(src, srcOff + 144L * b, dst, dstOff + QK_K * b);
-                }
-            }
-            case Q6_K -> {
-                for (int b = 0; b < n / QK_K; b++) {
-                    decodeQ6_KBlock(src, srcOff + 210L * b, dst, dstOff + QK_K * b);
-                }
-            }
-        }
+        dev.shardlight.engine.kernel.ScalarKernels.dequantize(type, src, srcOff, n, dst, dstOff);
     }
 
     /** ggml_compute_fp32_to_bf16: round to nearest even; NaN keeps its sign and top payload, made quiet. */
@@ -283,22 +245,6 @@ public final class Quantizer {
         return j < 4 ? s[j + 4] & 63 : ((s[j + 4] & 0xFF) >> 4) | (((s[j] & 0xFF) >> 6) << 4);
     }
 
-    private static void decodeQ4_KBlock(MemorySegment src, long at, float[] y, int yOff) {
-        float d = Float.float16ToFloat(src.get(F16_LE, at));
-        float dmin = Float.float16ToFloat(src.get(F16_LE, at + 2));
-        byte[] s = src.asSlice(at + 4, 12).toArray(ValueLayout.JAVA_BYTE);
-        for (int c = 0; c < 4; c++) {
-            float d1 = d * scaleK4(s, 2 * c);
-            float m1 = dmin * minK4(s, 2 * c);
-            float d2 = d * scaleK4(s, 2 * c + 1);
-            float m2 = dmin * minK4(s, 2 * c + 1);
-            for (int l = 0; l < 32; l++) {
-                int q = Byte.toUnsignedInt(src.get(ValueLayout.JAVA_BYTE, at + 16 + 32 * c + l));
-                y[yOff + 64 * c + l] = d1 * (q & 0xF) - m1;
-                y[yOff + 64 * c + 32 + l] = d2 * (q >> 4) - m2;
-            }
-        }
-    }
 
     /** Layout: u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d (last). */
     private static void quantizeQ6_KBlock(float[] x, int off, byte[] dst, int at) {
@@ -355,27 +301,4 @@ public final class Quantizer {
         putF16(dst, at + 208, dBits);
     }
 
-    private static void decodeQ6_KBlock(MemorySegment src, long at, float[] y, int yOff) {
-        float d = Float.float16ToFloat(src.get(F16_LE, at + 208));
-        for (int half = 0; half < 2; half++) {
-            long ql = at + 64L * half;
-            long qh = at + 128 + 32L * half;
-            long sc = at + 192 + 8L * half;
-            int base = yOff + 128 * half;
-            for (int l = 0; l < 32; l++) {
-                int is = l / 16;
-                int low0 = Byte.toUnsignedInt(src.get(ValueLayout.JAVA_BYTE, ql + l));
-                int low32 = Byte.toUnsignedInt(src.get(ValueLayout.JAVA_BYTE, ql + l + 32));
-                int high = Byte.toUnsignedInt(src.get(ValueLayout.JAVA_BYTE, qh + l));
-                int q1 = ((low0 & 0xF) | ((high & 3) << 4)) - 32;
-                int q2 = ((low32 & 0xF) | (((high >> 2) & 3) << 4)) - 32;
-                int q3 = ((low0 >> 4) | (((high >> 4) & 3) << 4)) - 32;
-                int q4 = ((low32 >> 4) | (((high >> 6) & 3) << 4)) - 32;
-                y[base + l] = d * src.get(ValueLayout.JAVA_BYTE, sc + is) * q1;
-                y[base + l + 32] = d * src.get(ValueLayout.JAVA_BYTE, sc + is + 2) * q2;
-                y[base + l + 64] = d * src.get(ValueLayout.JAVA_BYTE, sc + is + 4) * q3;
-                y[base + l + 96] = d * src.get(ValueLayout.JAVA_BYTE, sc + is + 6) * q4;
-            }
-        }
-    }
 }

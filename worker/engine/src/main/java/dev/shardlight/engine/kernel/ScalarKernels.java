@@ -65,7 +65,7 @@ public final class ScalarKernels implements Kernels {
     }
 
     /** Dequantizes {@code n} elements stored in {@code type} at byte {@code offset} of {@code seg}. */
-    static void dequantize(GgmlType type, MemorySegment seg, long offset, int n, float[] out, int o) {
+    public static void dequantize(GgmlType type, MemorySegment seg, long offset, int n, float[] out, int o) {
         switch (type) {
             case F32 -> {
                 for (int i = 0; i < n; i++) {
