@@ -1,20 +1,46 @@
 package dev.shardlight.cli;
 
 import dev.shardlight.engine.model.Model;
+import dev.shardlight.tokenizer.StreamDecoder;
+import dev.shardlight.tokenizer.Tokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
- * Text ↔ ids for the CLI, when a tokenizer comes with the model. Returns null from
- * {@link #forModel} when none is available.
+ * Text ↔ ids for the CLI, from the tokenizer that comes with the model: the GGUF's
+ * {@code tokenizer.ggml.*} metadata, or the tokenizer.json beside a Hugging Face checkpoint.
  */
-interface TextCodec {
-    int[] encodeWithBos(String text);
+final class TextCodec {
+    private final Tokenizer tokenizer;
+    private final StreamDecoder stream;
 
-    String decode(int[] ids);
+    private TextCodec(Tokenizer tokenizer) {
+        this.tokenizer = tokenizer;
+        this.stream = tokenizer.newStreamDecoder(true);
+    }
 
-    /** Text made visible by one more streamed token (may be empty mid UTF-8 sequence). */
-    String decodeIncrement(int id);
+    /** The model's tokenizer, or null when the model carries none. */
+    static TextCodec forModel(Model model) throws Exception {
+        Path p = model.path();
+        if (Files.isDirectory(p)) {
+            return Files.isRegularFile(p.resolve("tokenizer.json")) ? new TextCodec(Tokenizer.fromHuggingFace(p)) : null;
+        }
+        return model.ggufMetadata().containsKey("tokenizer.ggml.model")
+                ? new TextCodec(Tokenizer.fromGgufMetadata(model.ggufMetadata())) : null;
+    }
 
-    static TextCodec forModel(Model model) {
-        return null;
+    /** Plain text as a tokenizer user writes it (special tokens recognised, like `tokenizers`), with BOS. */
+    int[] encodeWithBos(String text) {
+        return tokenizer.encode(text, true);
+    }
+
+    String decode(int[] ids) {
+        return tokenizer.decode(ids, true);
+    }
+
+    /** Text made visible by one more streamed token (empty while a UTF-8 sequence is incomplete). */
+    String decodeIncrement(int id) {
+        return stream.next(id);
     }
 }

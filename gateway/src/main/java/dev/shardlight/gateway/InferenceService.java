@@ -1,0 +1,102 @@
+package dev.shardlight.gateway;
+
+import dev.shardlight.proto.v1.GenerateRequest;
+import dev.shardlight.proto.v1.GenerateResponse;
+import dev.shardlight.proto.v1.GetModelRequest;
+import dev.shardlight.proto.v1.InferenceGrpc;
+import dev.shardlight.proto.v1.ListModelsRequest;
+import dev.shardlight.proto.v1.ListModelsResponse;
+import dev.shardlight.proto.v1.Model;
+import dev.shardlight.router.ReplicaDirectory;
+import dev.shardlight.router.RouterView;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The shardlight.v1.Inference service: validates on the gRPC thread (refusals never touch the
+ * cluster), then hands each Generate call to its own {@link GenerateSession} actor.
+ */
+final class InferenceService extends InferenceGrpc.InferenceImplBase {
+    private static final AtomicLong SESSIONS = new AtomicLong();
+
+    private final ActorSystem<?> system;
+    private final ActorRef<ReplicaDirectory.Command> directory;
+    private final RouterView view;
+    private final RequestValidator validator;
+    private final PromptCodec.Registry codecs;
+    private final ServingMetrics metrics;
+    private final GenerateSession.Settings settings;
+
+    InferenceService(ActorSystem<?> system, ActorRef<ReplicaDirectory.Command> directory, RouterView view,
+                     PromptCodec.Registry codecs, ServingMetrics metrics, GenerateSession.Settings settings) {
+        this.system = system;
+        this.directory = directory;
+        this.view = view;
+        this.codecs = codecs;
+        this.validator = new RequestValidator(view, codecs);
+        this.metrics = metrics;
+        this.settings = settings;
+    }
+
+    @Override
+    public void generate(GenerateRequest request, StreamObserver<GenerateResponse> observer) {
+        ServerCallStreamObserver<GenerateResponse> client = (ServerCallStreamObserver<GenerateResponse>) observer;
+        String tenant = Tenants.TENANT.get() == null ? Tenants.ANONYMOUS : Tenants.TENANT.get();
+        Deadline deadline = Context.current().getDeadline();
+        long deadlineEpochMillis = deadline == null ? 0
+                : System.currentTimeMillis() + Math.max(1, deadline.timeRemaining(TimeUnit.MILLISECONDS));
+        ValidRequest valid;
+        try {
+            valid = validator.validate(request, tenant, deadlineEpochMillis);
+        } catch (StatusException e) {
+            metrics.requests.labelValues(request.getModel(), tenant, e.getStatus().getCode().name()).inc();
+            observer.onError(e);
+            return;
+        } catch (RuntimeException | LinkageError e) {
+            // e.g. a tokenizer or chat template failing on this input: say so instead of gRPC's bare UNKNOWN
+            LoggerFactory.getLogger(InferenceService.class).error("preparing a request for model {} failed", request.getModel(), e);
+            metrics.requests.labelValues(request.getModel(), tenant, Status.Code.INTERNAL.name()).inc();
+            observer.onError(Status.INTERNAL.withDescription("preparing the prompt failed: " + e).asException());
+            return;
+        }
+        ActorRef<Object> session = system.systemActorOf(
+                GenerateSession.create(valid, client, directory, metrics, settings),
+                "generate-" + SESSIONS.incrementAndGet(), Props.empty());
+        // gRPC invokes these on its own threads; the session does all writes.
+        client.setOnReadyHandler(() -> session.tell(GenerateSession.ClientReady.INSTANCE));
+        // A client whose own deadline fires resets the stream a moment before ours expires: count that as the deadline.
+        client.setOnCancelHandler(() -> session.tell(new GenerateSession.ClientCancelled(
+                deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) < 250 ? "deadline exceeded" : "client cancelled")));
+    }
+
+    @Override
+    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> observer) {
+        ListModelsResponse.Builder b = ListModelsResponse.newBuilder();
+        view.models().forEach(m -> b.addModels(ModelDescriptions.describe(m, codecs.forModel(m.spec().id()).isPresent())));
+        observer.onNext(b.build());
+        observer.onCompleted();
+    }
+
+    @Override
+    public void getModel(GetModelRequest request, StreamObserver<Model> observer) {
+        var m = view.model(request.getId());
+        if (m.isEmpty()) {
+            observer.onError(Status.NOT_FOUND.withDescription("model \"" + request.getId() + "\" is not served here; served models: "
+                    + String.join(", ", view.models().stream().map(x -> x.spec().id()).toList())).asException());
+            return;
+        }
+        observer.onNext(ModelDescriptions.describe(m.get(), codecs.forModel(request.getId()).isPresent()));
+        observer.onCompleted();
+    }
+}

@@ -1,0 +1,73 @@
+package dev.shardlight.gateway;
+
+import dev.shardlight.router.RouterView;
+import dev.shardlight.worker.ModelReplica;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The serving metrics of a gateway node, named after Prometheus conventions (base units,
+ * {@code _total} counters, {@code _seconds} histograms). Replica gauges come from the router's
+ * view, so every gateway shows the whole cluster's placement and queues.
+ */
+public final class ServingMetrics {
+    private static final double[] LATENCY_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+    final Counter requests;
+    final Histogram timeToFirstToken;
+    final Histogram interTokenLatency;
+    final Histogram requestDuration;
+    final Counter promptTokens;
+    final Counter completionTokens;
+    final Gauge inFlight;
+
+    public ServingMetrics(PrometheusRegistry registry, RouterView view) {
+        requests = Counter.builder().name("shardlight_requests_total")
+                .help("Generate calls by model, tenant and final gRPC status code")
+                .labelNames("model", "tenant", "status").register(registry);
+        timeToFirstToken = Histogram.builder().name("shardlight_time_to_first_token_seconds")
+                .help("Time from a Generate call's arrival to its first streamed token")
+                .labelNames("model").classicUpperBounds(LATENCY_BUCKETS).classicOnly().register(registry);
+        interTokenLatency = Histogram.builder().name("shardlight_inter_token_latency_seconds")
+                .help("Time between consecutive tokens of one stream, as the gateway receives them")
+                .labelNames("model").classicUpperBounds(LATENCY_BUCKETS).classicOnly().register(registry);
+        requestDuration = Histogram.builder().name("shardlight_request_duration_seconds")
+                .help("Time from a Generate call's arrival to its end")
+                .labelNames("model").classicUpperBounds(LATENCY_BUCKETS).classicOnly().register(registry);
+        promptTokens = Counter.builder().name("shardlight_prompt_tokens_total")
+                .help("Prompt tokens of admitted requests").labelNames("model", "tenant").register(registry);
+        completionTokens = Counter.builder().name("shardlight_completion_tokens_total")
+                .help("Tokens streamed to clients").labelNames("model", "tenant").register(registry);
+        inFlight = Gauge.builder().name("shardlight_gateway_in_flight_requests")
+                .help("Generate calls this gateway is serving").labelNames("model").register(registry);
+        replicaGauge(registry, view, "shardlight_replica_queue_depth",
+                "Requests waiting in a replica's queue, as last reported", ModelReplica.Status::queued);
+        replicaGauge(registry, view, "shardlight_replica_in_flight_requests",
+                "Sequences a replica is decoding, as last reported", ModelReplica.Status::inFlight);
+        replicaGauge(registry, view, "shardlight_replica_kv_cache_bytes",
+                "KV cache bytes held by a replica's running sequence, as last reported", ModelReplica.Status::kvBytes);
+        GaugeWithCallback.builder().name("shardlight_replica_info")
+                .help("1 per replica with where it is placed and its state (pending, loading, ready, failed)")
+                .labelNames("model", "replica", "node", "state")
+                .callback(cb -> view.models().forEach(m -> m.replicas().forEach(r -> cb.call(1, m.spec().id(),
+                        r.replicaId(), r.fresh() && r.status() != null ? r.status().node() : "",
+                        ModelDescriptions.state(r).name().substring("REPLICA_STATE_".length()).toLowerCase(java.util.Locale.ROOT)))))
+                .register(registry);
+    }
+
+    /** A per-replica gauge read from the router's view at scrape time. */
+    private static void replicaGauge(PrometheusRegistry registry, RouterView view, String name, String help,
+                                     ToDoubleFunction<ModelReplica.Status> value) {
+        GaugeWithCallback.builder().name(name).help(help).labelNames("model", "replica", "node")
+                .callback(cb -> view.models().forEach(m -> m.replicas().forEach(r -> {
+                    if (r.status() != null) {
+                        cb.call(value.applyAsDouble(r.status()), m.spec().id(), r.replicaId(), r.status().node());
+                    }
+                }))).register(registry);
+    }
+}

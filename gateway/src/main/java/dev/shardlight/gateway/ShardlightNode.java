@@ -1,0 +1,251 @@
+package dev.shardlight.gateway;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.shardlight.router.CapacityAllocationStrategy;
+import dev.shardlight.router.ReplicaDirectory;
+import dev.shardlight.router.RouterView;
+import dev.shardlight.router.WorkerCapacity;
+import dev.shardlight.worker.EngineReplica;
+import dev.shardlight.worker.ModelCatalog;
+import dev.shardlight.worker.ModelReplica;
+import dev.shardlight.worker.ReplicaEngine;
+import io.grpc.ServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+
+/**
+ * One Shardlight JVM: a Pekko cluster member with some of the roles gateway, router and worker,
+ * all configured from {@code shardlight.*} (defaults in shardlight.conf). Only wires: the replicas are
+ * {@link ModelReplica} entities, placement is {@link CapacityAllocationStrategy}, the router view
+ * is {@link ReplicaDirectory}, the gRPC side is {@link GatewayServer}.
+ */
+public final class ShardlightNode implements AutoCloseable {
+    public static final String SYSTEM_NAME = "shardlight";
+
+    private final ActorSystem<Void> system;
+    private final RouterView view = new RouterView();
+    private final ModelCatalog catalog;
+    private final GatewayServer gateway;
+    private final HTTPServer metricsServer;
+    private final Duration shutdownGrace;
+    private final String host;
+    private final Set<String> roles;
+    private ActorRef<ReplicaDirectory.Command> directory;
+
+    private ShardlightNode(Config config, ReplicaEngine.Factory engines, Function<ModelCatalog, PromptCodec.Registry> codecsFor,
+                           BiFunction<String, Integer, ServerBuilder<?>> serverBuilder) throws IOException {
+        Config s = config.getConfig("shardlight");
+        Set<String> roles = new LinkedHashSet<>(s.getStringList("roles"));
+        for (String r : roles) {
+            // "tokenizer" is accepted for the tokenizer-service role to come; until then gateways tokenize locally.
+            if (!Set.of("gateway", "router", "worker", "tokenizer").contains(r)) {
+                throw new IllegalArgumentException("shardlight.roles: unknown role \"" + r + "\" (gateway, router, worker, tokenizer)");
+            }
+        }
+        if (roles.contains("gateway")) {
+            roles.add("router"); // the gateway asks its node-local router view for replicas
+        }
+        Set<String> clusterRoles = new LinkedHashSet<>(roles);
+        if (roles.contains(ModelReplica.WORKER_ROLE)) {
+            clusterRoles.addAll(WorkerCapacity.ofMegabytes(s.getLong("worker.memory-mb"), s.getString("worker.device")).roles());
+        }
+        List<String> seeds = new ArrayList<>();
+        for (String hp : s.getStringList("seed-nodes")) {
+            seeds.add("pekko://" + SYSTEM_NAME + "@" + hp);
+        }
+        Map<String, Object> overrides = new HashMap<>();
+        overrides.put("pekko.cluster.roles", List.copyOf(clusterRoles));
+        overrides.put("pekko.cluster.seed-nodes", seeds);
+        // stated outright so remoting always follows shardlight.host / cluster-port
+        overrides.put("pekko.remote.artery.canonical.hostname", s.getString("host"));
+        overrides.put("pekko.remote.artery.canonical.port", s.getInt("cluster-port"));
+        Config full = ConfigFactory.parseMap(overrides).withFallback(config).resolve();
+
+        this.catalog = ModelCatalog.fromConfig(full);
+        PromptCodec.Registry codecs = codecsFor.apply(catalog);
+        this.host = s.getString("host");
+        this.roles = Set.copyOf(roles);
+        this.shutdownGrace = s.getDuration("gateway.shutdown-grace");
+        this.system = ActorSystem.create(Behaviors.empty(), SYSTEM_NAME, full);
+        try {
+            if (seeds.isEmpty()) {
+                Cluster cluster = Cluster.get(system);
+                cluster.manager().tell(Join.create(cluster.selfMember().address()));
+            }
+            ModelReplica.initSharding(system, catalog, engines, new CapacityAllocationStrategy(system, catalog));
+
+            PrometheusRegistry registry = new PrometheusRegistry();
+            JvmMetrics.builder().register(registry);
+            ServingMetrics metrics = new ServingMetrics(registry, view);
+            if (roles.contains("router")) {
+                directory = system.systemActorOf(
+                        ReplicaDirectory.create(catalog, view, s.getDuration("router.poll-interval")), "replica-directory",
+                        Props.empty());
+                if (roles.contains("gateway")) {
+                    var settings = new GenerateSession.Settings(s.getDuration("gateway.admit-timeout"),
+                            s.getDuration("gateway.retry-backoff"));
+                    Map<String, String> keys = new HashMap<>();
+                    s.getConfig("gateway.api-keys").entrySet()
+                            .forEach(e -> keys.put(stripQuotes(e.getKey()), e.getValue().unwrapped().toString()));
+                    gateway = new GatewayServer(serverBuilder.apply(s.getString("host"), s.getInt("gateway.port")),
+                            new InferenceService(system, directory, view, codecs, metrics, settings), new Tenants(keys))
+                            .start();
+                    gateway.setServing(false);
+                    system.scheduler().scheduleWithFixedDelay(Duration.ZERO, Duration.ofMillis(250),
+                            () -> gateway.setServing(anyModelReady()), system.executionContext());
+                } else {
+                    gateway = null;
+                }
+            } else {
+                gateway = null;
+            }
+            int metricsPort = s.getInt("metrics.port");
+            metricsServer = metricsPort < 0 ? null
+                    : HTTPServer.builder().hostname(s.getString("host")).port(metricsPort).registry(registry).buildAndStart();
+        } catch (RuntimeException | IOException e) {
+            system.terminate();
+            throw e;
+        }
+    }
+
+    private static String stripQuotes(String key) {
+        return key.length() >= 2 && key.startsWith("\"") && key.endsWith("\"") ? key.substring(1, key.length() - 1) : key;
+    }
+
+    /**
+     * Starts a node from configuration (shardlight.conf defaults under it): the real engine, the
+     * models' own tokenizers (loaded in the background right away) and gRPC on Netty.
+     */
+    public static ShardlightNode start(Config config) throws IOException {
+        return start(config, EngineReplica::open, catalog -> {
+            TokenizerCodecs codecs = new TokenizerCodecs(catalog);
+            Thread.ofPlatform().daemon().name("tokenizer-preload").start(codecs::preload);
+            return codecs;
+        }, (host, port) -> NettyServerBuilder.forAddress(new InetSocketAddress(host, port)));
+    }
+
+    /** Full control, for tests: the engine behind replicas, the codecs, and the gRPC transport (e.g. in-process). */
+    public static ShardlightNode start(Config config, ReplicaEngine.Factory engines,
+                                       Function<ModelCatalog, PromptCodec.Registry> codecs,
+                                       BiFunction<String, Integer, ServerBuilder<?>> serverBuilder) throws IOException {
+        Config layered = config.withFallback(ConfigFactory.parseResources(ShardlightNode.class.getClassLoader(), "shardlight.conf"))
+                .withFallback(ConfigFactory.load());
+        return new ShardlightNode(layered, engines, codecs, serverBuilder);
+    }
+
+    /** Whether some declared model can serve (health): one failed model does not take the node out. */
+    public boolean anyModelReady() {
+        return view.models().stream().anyMatch(m -> m.readyReplicas() > 0);
+    }
+
+    /**
+     * Waits until every declared model has a ready replica, or all of its replicas failed to load
+     * (gateway/router nodes only).
+     *
+     * @return model id → why it cannot serve (failed replicas' messages); empty when all are ready
+     * @throws IllegalStateException when some model is neither ready nor failed after {@code timeout}
+     */
+    public Map<String, String> awaitSettled(Duration timeout) throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Map<String, String> failed = new java.util.TreeMap<>();
+            StringBuilder waiting = new StringBuilder();
+            for (var m : view.models()) {
+                if (m.readyReplicas() > 0) {
+                    continue;
+                }
+                boolean allFailed = !m.replicas().isEmpty() && m.replicas().stream().allMatch(r -> r.fresh()
+                        && r.status() != null && r.status().state() == ModelReplica.State.FAILED);
+                String states = String.join(", ", m.replicas().stream().map(r -> r.replicaId() + " "
+                        + ModelDescriptions.state(r).name().substring("REPLICA_STATE_".length()).toLowerCase(java.util.Locale.ROOT)
+                        + (r.status() != null && !r.status().message().isEmpty() ? " (" + r.status().message() + ")" : "")).toList());
+                if (allFailed) {
+                    failed.put(m.spec().id(), states);
+                } else {
+                    waiting.append(waiting.isEmpty() ? "" : "; ").append(m.spec().id()).append(": ").append(states);
+                }
+            }
+            if (!view.models().isEmpty() && waiting.isEmpty()) {
+                return failed;
+            }
+            if (System.nanoTime() > end) {
+                throw new IllegalStateException("models not ready after " + timeout.toSeconds() + " s: "
+                        + (view.models().isEmpty() ? "none declared" : waiting));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    /** The address this node listens on (cluster remoting, gRPC, metrics). */
+    public String host() {
+        return host;
+    }
+
+    public Set<String> roles() {
+        return roles;
+    }
+
+    public RouterView view() {
+        return view;
+    }
+
+    public ModelCatalog catalog() {
+        return catalog;
+    }
+
+    /** The gRPC port, or -1 on a node without the gateway role. */
+    public int grpcPort() {
+        return gateway == null ? -1 : gateway.port();
+    }
+
+    /** The /metrics port, or -1 when metrics are off. */
+    public int metricsPort() {
+        return metricsServer == null ? -1 : metricsServer.getPort();
+    }
+
+    /** Graceful: the gateway stops taking calls and drains, then the node leaves the cluster (replicas hand off). */
+    @Override
+    public void close() throws InterruptedException {
+        if (gateway != null) {
+            gateway.stop(shutdownGrace.toSeconds());
+        }
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
+        if (directory != null) {
+            directory.tell(ReplicaDirectory.Stop.INSTANCE); // no more polls for the regions to buffer while they hand off
+        }
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("actor system did not terminate: " + e, e);
+        }
+    }
+}

@@ -1,0 +1,411 @@
+package dev.shardlight.worker;
+
+import dev.shardlight.engine.runtime.Generation;
+import dev.shardlight.engine.runtime.SamplingParams;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.sharding.ShardCoordinator;
+import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
+import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.cluster.typed.Cluster;
+
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * One replica of a declared model: a sharded entity (id {@code model#index}, see {@link ReplicaId})
+ * that owns one engine instance, a bounded request queue and one running sequence at a time
+ * (continuous batching comes later). Loading and decoding run on the replica's own engine thread,
+ * never on the actor dispatcher; that thread streams {@link Tokens} straight to the requester under
+ * credit-based backpressure ({@link ActiveSequence}).
+ *
+ * <p>State is not persisted: when a worker dies, sharding starts the replica again on a worker
+ * with room (the router's periodic status poll is what wakes it), which loads the model anew.
+ */
+public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
+
+    public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ModelReplica");
+
+    /** Cluster role of the nodes that host replicas. */
+    public static final String WORKER_ROLE = "worker";
+
+    // ---- protocol -------------------------------------------------------------------------
+
+    public interface Command extends ClusterMessage {
+    }
+
+    /**
+     * Queue a sequence. {@code deadlineEpochMillis} (0: none) is the client's deadline; the
+     * replica stops decoding within one step once it passes. Replies {@link Admitted} or
+     * {@link Rejected}, then {@link Tokens} and one {@link Completed}.
+     */
+    public record Generate(String requestId, String tenant, int[] prompt, int maxTokens, SamplingParams sampling,
+                           int[] stopTokens, long deadlineEpochMillis, int initialCredit,
+                           ActorRef<Event> replyTo) implements Command {
+    }
+
+    /** The requester wrote {@code tokens} more tokens to its client and can take as many again. */
+    public record Credit(String requestId, int tokens) implements Command {
+    }
+
+    /** Stop the sequence (queued or running) and free its KV cache; replies {@link Completed} if it was known. */
+    public record Cancel(String requestId, String reason) implements Command {
+    }
+
+    public record GetStatus(ActorRef<Status> replyTo) implements Command {
+    }
+
+    /** Sent by sharding before the entity moves or the node leaves. */
+    public enum Stop implements Command {
+        INSTANCE
+    }
+
+    public interface Event extends ClusterMessage {
+        String requestId();
+    }
+
+    public record Admitted(String requestId, String replicaId, String node, int queuePosition,
+                           ActorRef<Command> replica) implements Event {
+    }
+
+    public enum Refusal {
+        /** The queue is full: try another replica or report RESOURCE_EXHAUSTED. */
+        QUEUE_FULL,
+        /** The request cannot run on this model (names the field and numbers). */
+        INVALID,
+        /** Not loaded (yet), failed to load, or moving: try another replica. */
+        UNAVAILABLE
+    }
+
+    public record Rejected(String requestId, Refusal refusal, String message) implements Event {
+    }
+
+    public record Tokens(String requestId, int[] ids) implements Event {
+    }
+
+    public enum Finish { STOP, LENGTH, CANCELLED, ERROR }
+
+    /**
+     * The sequence ended; {@code completionTokens} is how many {@link Tokens} ids were sent, so the
+     * requester can tell whether any are still in flight.
+     */
+    public record Completed(String requestId, Finish finish, int promptTokens, int completionTokens,
+                            String message) implements Event {
+    }
+
+    public enum State { LOADING, READY, FAILED }
+
+    /**
+     * @param contextLength the longest prompt + completion this replica accepts: the declared
+     *                      context capped by the model's own (0 while loading)
+     */
+    public record Status(String replicaId, String node, State state, String message, ReplicaEngine.Info info,
+                         int contextLength, int queued, int inFlight, long kvBytes) implements ClusterMessage {
+        public int load() {
+            return queued + inFlight;
+        }
+    }
+
+    private record EngineLoaded(ReplicaEngine engine) implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record EngineFailed(String message) implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record SequenceEnded(ActiveSequence sequence) implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record RequesterGone(String requestId) implements Command, NoSerializationVerificationNeeded {
+    }
+
+    // ---- wiring ---------------------------------------------------------------------------
+
+    /**
+     * Starts the replica region on worker nodes and a proxy elsewhere. One replica per shard, so
+     * {@code allocation} places each replica on its own merits (capacity, spread).
+     */
+    public static void initSharding(ActorSystem<?> system, ModelCatalog catalog, ReplicaEngine.Factory engines,
+                                    ShardCoordinator.ShardAllocationStrategy allocation) {
+        ClusterSharding.get(system).init(Entity.of(TYPE_KEY,
+                        ctx -> create(ReplicaId.parse(ctx.getEntityId()), catalog, engines))
+                .withRole(WORKER_ROLE)
+                .withStopMessage(Stop.INSTANCE)
+                .withAllocationStrategy(allocation)
+                .withMessageExtractor(new ShardingMessageExtractor<ShardingEnvelope<Command>, Command>() {
+                    @Override
+                    public String entityId(ShardingEnvelope<Command> envelope) {
+                        return envelope.entityId();
+                    }
+
+                    @Override
+                    public String shardId(String entityId) {
+                        return entityId;
+                    }
+
+                    @Override
+                    public Command unwrapMessage(ShardingEnvelope<Command> envelope) {
+                        return envelope.message();
+                    }
+                }));
+    }
+
+    public static Behavior<Command> create(ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines) {
+        return Behaviors.setup(ctx -> new ModelReplica(ctx, id, catalog, engines));
+    }
+
+    // ---- behavior -------------------------------------------------------------------------
+
+    private final ReplicaId id;
+    private final ModelSpec spec;
+    private final String node;
+    private final ExecutorService engineThread;
+    private final ArrayDeque<Generate> queue = new ArrayDeque<>();
+    private State state = State.LOADING;
+    private String message = "loading";
+    private ReplicaEngine engine;
+    private ActiveSequence running;
+    private boolean stopping;
+
+    private ModelReplica(ActorContext<Command> ctx, ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines) {
+        super(ctx);
+        this.id = id;
+        this.spec = catalog.find(id.model()).orElse(null);
+        var address = Cluster.get(ctx.getSystem()).selfMember().address();
+        this.node = address.getHost().orElse("local") + ":" + address.getPort().map(String::valueOf).orElse("0");
+        this.engineThread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "replica-" + id);
+            t.setDaemon(true);
+            return t;
+        });
+        if (spec == null) {
+            state = State.FAILED;
+            message = "model " + id.model() + " is not declared in shardlight.models on node " + node;
+        } else {
+            ActorRef<Command> self = ctx.getSelf();
+            ctx.getLog().info("replica {} loading {} on {}", id, spec.path(), node);
+            engineThread.execute(() -> {
+                try {
+                    self.tell(new EngineLoaded(engines.open(spec)));
+                } catch (Throwable t) {
+                    self.tell(new EngineFailed(t.getMessage() == null ? t.toString() : t.getMessage()));
+                }
+            });
+        }
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Generate.class, this::onGenerate)
+                .onMessage(Credit.class, this::onCredit)
+                .onMessage(Cancel.class, c -> cancel(c.requestId(), c.reason()))
+                .onMessage(RequesterGone.class, g -> cancel(g.requestId(), "requester gone"))
+                .onMessage(GetStatus.class, this::onGetStatus)
+                .onMessage(EngineLoaded.class, this::onLoaded)
+                .onMessage(EngineFailed.class, this::onFailed)
+                .onMessage(SequenceEnded.class, this::onSequenceEnded)
+                .onMessageEquals(Stop.INSTANCE, this::onStop)
+                .onSignal(PostStop.class, s -> onPostStop())
+                .build();
+    }
+
+    private Behavior<Command> onGenerate(Generate g) {
+        String refusal = validate(g);
+        if (refusal != null) {
+            g.replyTo().tell(new Rejected(g.requestId(), Refusal.INVALID, refusal));
+        } else if (stopping || state == State.FAILED) {
+            g.replyTo().tell(new Rejected(g.requestId(), Refusal.UNAVAILABLE,
+                    "replica " + id + " on " + node + (stopping ? " is moving" : " failed: " + message)));
+        } else if (queue.size() >= spec.queueCapacity() && (running != null || state != State.READY)) {
+            g.replyTo().tell(new Rejected(g.requestId(), Refusal.QUEUE_FULL,
+                    "replica " + id + " queue is full (" + queue.size() + " waiting, capacity " + spec.queueCapacity() + ")"));
+        } else {
+            queue.addLast(g);
+            getContext().watchWith(g.replyTo(), new RequesterGone(g.requestId()));
+            g.replyTo().tell(new Admitted(g.requestId(), id.toString(), node, queue.size() - 1, getContext().getSelf()));
+            startNext();
+        }
+        return this;
+    }
+
+    /** Checks the request against the loaded model; null when it fits (or the model is not loaded yet). */
+    private String validate(Generate g) {
+        if (engine == null) {
+            return null;
+        }
+        int vocab = engine.info().vocab();
+        for (int i = 0; i < g.prompt().length; i++) {
+            if (g.prompt()[i] < 0 || g.prompt()[i] >= vocab) {
+                return "token_ids[" + i + "] = " + g.prompt()[i] + " is outside the vocabulary of " + id.model()
+                        + " (0.." + (vocab - 1) + ")";
+            }
+        }
+        int ctx = contextLength();
+        long total = (long) g.prompt().length + g.maxTokens();
+        if (total > ctx) {
+            return "prompt (" + g.prompt().length + " tokens) + max_tokens (" + g.maxTokens() + ") = " + total
+                    + " exceeds the context length of " + id.model() + " (" + ctx + ")";
+        }
+        return null;
+    }
+
+    private int contextLength() {
+        return engine == null ? 0 : Math.min(spec.contextLength(), engine.info().contextLength());
+    }
+
+    private Behavior<Command> onCredit(Credit c) {
+        if (running != null && running.request.requestId().equals(c.requestId())) {
+            running.grant(c.tokens());
+        }
+        return this;
+    }
+
+    private Behavior<Command> cancel(String requestId, String reason) {
+        if (running != null && running.request.requestId().equals(requestId)) {
+            running.cancel(reason);
+            return this;
+        }
+        for (Iterator<Generate> it = queue.iterator(); it.hasNext(); ) {
+            Generate g = it.next();
+            if (g.requestId().equals(requestId)) {
+                it.remove();
+                getContext().unwatch(g.replyTo());
+                g.replyTo().tell(new Completed(requestId, Finish.CANCELLED, g.prompt().length, 0, reason + " while queued"));
+                break;
+            }
+        }
+        return this;
+    }
+
+    private Behavior<Command> onGetStatus(GetStatus q) {
+        q.replyTo().tell(status());
+        return this;
+    }
+
+    public Status status() {
+        return new Status(id.toString(), node, state, message, engine == null ? null : engine.info(), contextLength(),
+                queue.size(), running == null ? 0 : 1, engine == null ? 0 : engine.kvBytesInUse());
+    }
+
+    private Behavior<Command> onLoaded(EngineLoaded loaded) {
+        engine = loaded.engine();
+        state = State.READY;
+        message = "";
+        getContext().getLog().info("replica {} ready on {}: {} context {}", id, node, engine.info(), contextLength());
+        // Requests queued while loading were not checked against the model yet.
+        for (Iterator<Generate> it = queue.iterator(); it.hasNext(); ) {
+            Generate g = it.next();
+            String refusal = validate(g);
+            if (refusal != null) {
+                it.remove();
+                getContext().unwatch(g.replyTo());
+                g.replyTo().tell(new Completed(g.requestId(), Finish.ERROR, g.prompt().length, 0, refusal));
+            }
+        }
+        startNext();
+        return stopping && running == null ? Behaviors.stopped() : this;
+    }
+
+    private Behavior<Command> onFailed(EngineFailed failed) {
+        state = State.FAILED;
+        message = failed.message();
+        getContext().getLog().error("replica {} failed to load {} on {}: {}", id, spec.path(), node, failed.message());
+        for (Generate g : queue) {
+            getContext().unwatch(g.replyTo());
+            g.replyTo().tell(new Completed(g.requestId(), Finish.ERROR, g.prompt().length, 0,
+                    "replica " + id + " failed to load: " + message));
+        }
+        queue.clear();
+        return stopping ? Behaviors.stopped() : this;
+    }
+
+    private void startNext() {
+        if (running != null || state != State.READY) {
+            return;
+        }
+        Generate g;
+        while ((g = queue.pollFirst()) != null) {
+            if (g.deadlineEpochMillis() > 0 && System.currentTimeMillis() > g.deadlineEpochMillis()) {
+                getContext().unwatch(g.replyTo());
+                g.replyTo().tell(new Completed(g.requestId(), Finish.CANCELLED, g.prompt().length, 0,
+                        "deadline exceeded while queued"));
+                continue;
+            }
+            ActiveSequence seq = new ActiveSequence(g);
+            running = seq;
+            ActorRef<Command> self = getContext().getSelf();
+            ReplicaEngine e = engine;
+            engineThread.execute(() -> run(e, seq, self));
+            return;
+        }
+    }
+
+    /** Engine thread: decodes one sequence, then reports to the requester first (ordering) and the actor. */
+    private static void run(ReplicaEngine engine, ActiveSequence seq, ActorRef<Command> self) {
+        Generate g = seq.request;
+        Completed done;
+        try {
+            Generation out = engine.generate(g.prompt(), g.maxTokens(), g.sampling(), g.stopTokens(), seq::emit,
+                    seq::cancelled);
+            Finish finish = seq.cancelled() ? Finish.CANCELLED : switch (out.finishReason()) {
+                case STOP -> Finish.STOP;
+                case LENGTH -> Finish.LENGTH;
+                case CANCELLED -> Finish.CANCELLED;
+            };
+            done = new Completed(g.requestId(), finish, g.prompt().length, seq.sent(),
+                    finish == Finish.CANCELLED ? seq.cancelReason() : "");
+        } catch (Throwable t) {
+            done = new Completed(g.requestId(), Finish.ERROR, g.prompt().length, seq.sent(),
+                    "engine failed: " + (t.getMessage() == null ? t.toString() : t.getMessage()));
+        }
+        g.replyTo().tell(done);
+        self.tell(new SequenceEnded(seq));
+    }
+
+    private Behavior<Command> onSequenceEnded(SequenceEnded ended) {
+        if (running == ended.sequence()) {
+            getContext().unwatch(ended.sequence().request.replyTo());
+            running = null;
+        }
+        startNext();
+        return stopping && running == null ? Behaviors.stopped() : this;
+    }
+
+    /** Hand-off: refuse what is queued (the requesters retry elsewhere), finish what runs, then stop. */
+    private Behavior<Command> onStop() {
+        stopping = true;
+        for (Generate g : queue) {
+            getContext().unwatch(g.replyTo());
+            g.replyTo().tell(new Rejected(g.requestId(), Refusal.UNAVAILABLE, "replica " + id + " on " + node + " is moving"));
+        }
+        queue.clear();
+        return running == null && state != State.LOADING ? Behaviors.stopped() : this;
+    }
+
+    private Behavior<Command> onPostStop() {
+        if (running != null) {
+            running.cancel("replica stopped");
+        }
+        ReplicaEngine e = engine;
+        engineThread.execute(() -> {
+            if (e != null) {
+                e.close();
+            }
+        });
+        engineThread.shutdown();
+        getContext().getLog().info("replica {} stopped on {}", id, node);
+        return this;
+    }
+}

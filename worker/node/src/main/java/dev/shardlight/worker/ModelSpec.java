@@ -1,0 +1,56 @@
+package dev.shardlight.worker;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A model as declared in configuration ({@code shardlight.models}): where its weights are, how
+ * many replicas to run, and what one replica needs from a worker.
+ *
+ * @param contextLength   longest prompt + completion accepted (capped by the model's own context)
+ * @param kvBudgetBytes   KV memory one replica may hold for its sequences
+ * @param weightsBytes    weight memory; 0 means "the size of the file(s) at {@code path}"
+ * @param queueCapacity   requests a replica queues behind the running one before it refuses more
+ */
+public record ModelSpec(String id, String path, int replicas, int contextLength, long kvBudgetBytes,
+                        long weightsBytes, int queueCapacity) {
+
+    public ModelSpec {
+        new ReplicaId(id, 0); // validates the id
+        if (replicas < 0) {
+            throw new IllegalArgumentException("model " + id + ": replicas = " + replicas + " must be >= 0");
+        }
+        if (contextLength < 1) {
+            throw new IllegalArgumentException("model " + id + ": context-length = " + contextLength + " must be >= 1");
+        }
+        if (queueCapacity < 0) {
+            throw new IllegalArgumentException("model " + id + ": queue-capacity = " + queueCapacity + " must be >= 0");
+        }
+    }
+
+    /** Memory one replica occupies on a worker: its weights plus its KV budget. */
+    public long footprintBytes() {
+        return effectiveWeightsBytes() + kvBudgetBytes;
+    }
+
+    long effectiveWeightsBytes() {
+        if (weightsBytes > 0) {
+            return weightsBytes;
+        }
+        Path p = Path.of(path);
+        try {
+            if (Files.isDirectory(p)) {
+                try (var files = Files.list(p)) {
+                    return files.filter(f -> f.toString().endsWith(".safetensors")).mapToLong(f -> f.toFile().length()).sum();
+                }
+            }
+            return Files.isRegularFile(p) ? Files.size(p) : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    public ReplicaId replica(int index) {
+        return new ReplicaId(id, index);
+    }
+}
