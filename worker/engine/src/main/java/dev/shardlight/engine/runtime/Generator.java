@@ -23,6 +23,22 @@ public final class Generator {
      */
     public Generation generate(int[] prompt, int maxTokens, SamplingParams params, int[] stopTokens,
                                IntConsumer onToken, BooleanSupplier cancelled) {
+        return generate(prompt, maxTokens, params, stopTokens, -1,
+                onToken == null ? null : (token, lp) -> onToken.accept(token), cancelled);
+    }
+
+    /** Receives each generated token, with its logprobs when they were asked for (else null). */
+    @FunctionalInterface
+    public interface TokenObserver {
+        void onToken(int token, TokenLogprobs logprobs);
+    }
+
+    /**
+     * As above; with {@code logprobs >= 0}, each token comes with its log-probability and the
+     * {@code logprobs} most likely alternatives at that step (raw model distribution).
+     */
+    public Generation generate(int[] prompt, int maxTokens, SamplingParams params, int[] stopTokens,
+                               int logprobs, TokenObserver onToken, BooleanSupplier cancelled) {
         var c = forward.config();
         if (prompt.length == 0) {
             throw new IllegalArgumentException("prompt is empty; at least one token (e.g. BOS) is needed");
@@ -44,15 +60,16 @@ public final class Generator {
         Generation.FinishReason reason = Generation.FinishReason.LENGTH;
 
         long t0 = System.nanoTime();
+        float[] raw = logprobs >= 0 ? new float[c.vocab()] : null;
         forward.forward(cache, prompt, 0, prompt.length, logits, false);
-        int next = sampler.sample(logits, 0);
+        int next = sample(sampler, logits, raw);
         long t1 = System.nanoTime();
         int[] one = new int[1];
         while (true) {
             out[produced++] = next;
             sampler.accept(next);
             if (onToken != null) {
-                onToken.accept(next);
+                onToken.onToken(next, raw == null ? null : TokenLogprobs.of(raw, 0, c.vocab(), next, logprobs));
             }
             if (c.isStop(next) || contains(stopTokens, next)) {
                 reason = Generation.FinishReason.STOP;
@@ -67,10 +84,18 @@ public final class Generator {
             }
             one[0] = next;
             forward.forward(cache, one, 0, 1, logits, false);
-            next = sampler.sample(logits, 0);
+            next = sample(sampler, logits, raw);
         }
         long t2 = System.nanoTime();
         return new Generation(prompt.clone(), java.util.Arrays.copyOf(out, produced), reason, t1 - t0, t2 - t1);
+    }
+
+    /** Samples; keeps a copy of the raw logits first when logprobs are wanted (penalties edit them in place). */
+    private static int sample(Sampler sampler, float[] logits, float[] raw) {
+        if (raw != null) {
+            System.arraycopy(logits, 0, raw, 0, raw.length);
+        }
+        return sampler.sample(logits, 0);
     }
 
     private static boolean contains(int[] ids, int t) {
