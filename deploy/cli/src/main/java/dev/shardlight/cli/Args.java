@@ -120,4 +120,12 @@ public final class Args {
     public List<String> positional() {
         return positional;
     }
+
+    /** For commands that take only options: a stray word is a usage error, never silently ignored. */
+    public Args noPositional() {
+        if (!positional.isEmpty()) {
+            throw new UsageException("unexpected argument \"" + positional.get(0) + "\" (options start with --)");
+        }
+        return this;
+    }
 }

@@ -30,7 +30,7 @@ final class BenchCommand implements Subcommand {
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args a = new Args(argv, Set.of("model", "prompt-tokens", "gen-tokens", "threads", "runs", "seed"), Set.of("json"));
+        Args a = new Args(argv, Set.of("model", "prompt-tokens", "gen-tokens", "threads", "runs", "seed"), Set.of("json")).noPositional();
         int promptTokens = a.getInt("prompt-tokens", 512);
         int genTokens = a.getInt("gen-tokens", 128);
         int runs = a.getInt("runs", 3);

@@ -26,7 +26,7 @@ final class DemoCommand implements Subcommand {
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args a = new Args(argv, Set.of("model", "max-tokens", "threads"), Set.of());
+        Args a = new Args(argv, Set.of("model", "max-tokens", "threads"), Set.of()).noPositional();
         String model = a.get("model");
         boolean random = model == null;
         if (random) {

@@ -25,7 +25,7 @@ final class GenerateCommand implements Subcommand {
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args a = new Args(argv, Set.of("model", "tokens", "prompt", "max-tokens", "temperature", "top-k", "top-p", "min-p",
-                "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop-tokens", "threads"), Set.of("json"));
+                "repetition-penalty", "presence-penalty", "frequency-penalty", "seed", "stop-tokens", "threads"), Set.of("json")).noPositional();
         String path = a.required("model");
         int[] tokens = a.ids("tokens");
         String prompt = a.get("prompt");
@@ -42,12 +42,15 @@ final class GenerateCommand implements Subcommand {
             throw new Args.UsageException(e.getMessage());
         }
         try (LoadedModel m = LoadedModel.open(path, a.getInt("threads", 0))) {
-            TextCodec codec = TextCodec.forModel(m.model());
-            if (prompt != null) {
-                if (codec == null) {
-                    throw new IllegalStateException("--prompt needs a tokenizer, and none was found with " + path
-                            + " (a tokenizer.json beside the checkpoint, or tokenizer metadata in the GGUF); use --tokens");
+            TextCodec.Lookup lookup = TextCodec.forModel(m.model());
+            TextCodec codec = lookup.codec();
+            if (codec == null) {
+                if (prompt != null) {
+                    throw new IllegalStateException("--prompt needs the model's tokenizer, but " + lookup.missing()
+                            + "; use --tokens");
                 }
+                err.println("shardlight generate: no text output: " + lookup.missing());
+            } else if (prompt != null) {
                 tokens = codec.encodeWithBos(prompt);
             }
             boolean json = a.flag("json");

@@ -20,7 +20,7 @@ final class LogitsCommand implements Subcommand {
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args a = new Args(argv, Set.of("model", "tokens", "top", "threads"), Set.of());
+        Args a = new Args(argv, Set.of("model", "tokens", "top", "threads"), Set.of()).noPositional();
         String path = a.required("model");
         int[] tokens = a.ids("tokens");
         if (tokens == null || tokens.length == 0) {

@@ -27,7 +27,7 @@ final class RandomModelCommand implements Subcommand {
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args a = new Args(argv, Set.of("preset", "format", "type", "out", "seed"), Set.of());
+        Args a = new Args(argv, Set.of("preset", "format", "type", "out", "seed"), Set.of()).noPositional();
         ModelShape shape;
         try {
             shape = ModelShape.preset(a.required("preset"));

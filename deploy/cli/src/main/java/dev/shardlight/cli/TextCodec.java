@@ -20,14 +20,24 @@ final class TextCodec {
         this.stream = tokenizer.newStreamDecoder(true);
     }
 
-    /** The model's tokenizer, or null when the model carries none. */
-    static TextCodec forModel(Model model) throws Exception {
+    /** The model's tokenizer, or why there is none (exactly one of the two is set). */
+    record Lookup(TextCodec codec, String missing) {
+    }
+
+    static Lookup forModel(Model model) {
         Path p = model.path();
-        if (Files.isDirectory(p)) {
-            return Files.isRegularFile(p.resolve("tokenizer.json")) ? new TextCodec(Tokenizer.fromHuggingFace(p)) : null;
+        try {
+            if (Files.isDirectory(p)) {
+                return Files.isRegularFile(p.resolve("tokenizer.json"))
+                        ? new Lookup(new TextCodec(Tokenizer.fromHuggingFace(p)), null)
+                        : new Lookup(null, "no tokenizer.json in " + p);
+            }
+            return model.ggufMetadata().containsKey("tokenizer.ggml.model")
+                    ? new Lookup(new TextCodec(Tokenizer.fromGgufMetadata(model.ggufMetadata())), null)
+                    : new Lookup(null, p + " has no tokenizer.ggml.* metadata");
+        } catch (Exception | LinkageError e) {
+            return new Lookup(null, "its tokenizer cannot be loaded: " + e.getMessage());
         }
-        return model.ggufMetadata().containsKey("tokenizer.ggml.model")
-                ? new TextCodec(Tokenizer.fromGgufMetadata(model.ggufMetadata())) : null;
     }
 
     /** Plain text as a tokenizer user writes it (special tokens recognised, like `tokenizers`), with BOS. */
