@@ -4,6 +4,8 @@ import dev.shardlight.proto.v1.Delta;
 import dev.shardlight.proto.v1.FinishReason;
 import dev.shardlight.proto.v1.Finished;
 import dev.shardlight.proto.v1.GenerateResponse;
+import dev.shardlight.proto.v1.TokenLogprob;
+import dev.shardlight.proto.v1.TopLogprob;
 import dev.shardlight.proto.v1.Usage;
 import dev.shardlight.router.ReplicaDirectory;
 import dev.shardlight.tokenizer.StopStringMatcher;
@@ -85,7 +87,11 @@ final class GenerateSession extends AbstractBehavior<Object> {
     private final StopStringMatcher stopStrings;
     private final long startNanos = System.nanoTime();
     private final Set<String> tried = new HashSet<>();
-    private final ArrayDeque<Integer> pending = new ArrayDeque<>();
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+
+    /** A received token not yet written; {@code logprob} is null unless the request asked for logprobs. */
+    private record Pending(int id, ModelReplica.Logprob logprob) {
+    }
 
     private int attempt;
     private boolean sawQueueFull;
@@ -170,7 +176,7 @@ final class GenerateSession extends AbstractBehavior<Object> {
         tried.add(replicaId);
         sharding.entityRefFor(ModelReplica.TYPE_KEY, replicaId).tell(new ModelReplica.Generate(request.requestId(),
                 request.tenant(), request.prompt(), request.maxTokens(), request.sampling(), request.stopTokens(),
-                request.deadlineEpochMillis(), CREDIT_WINDOW, getContext().getSelf().narrow()));
+                request.deadlineEpochMillis(), CREDIT_WINDOW, getContext().getSelf().narrow(), request.logprobs()));
         timers.startSingleTimer(new AdmitTimeout(attempt), settings.admitTimeout());
         return this;
     }
@@ -231,8 +237,8 @@ final class GenerateSession extends AbstractBehavior<Object> {
             metrics.interTokenLatency.labelValues(request.model()).observe((now - lastTokenNanos) / 1e9);
         }
         lastTokenNanos = now;
-        for (int id : t.ids()) {
-            pending.addLast(id);
+        for (int i = 0; i < t.ids().length; i++) {
+            pending.addLast(new Pending(t.ids()[i], t.logprobs() != null && i < t.logprobs().length ? t.logprobs()[i] : null));
         }
         received += t.ids().length;
         return drain();
@@ -275,8 +281,12 @@ final class GenerateSession extends AbstractBehavior<Object> {
             Delta.Builder delta = Delta.newBuilder();
             StringBuilder text = new StringBuilder();
             while (!pending.isEmpty() && delta.getTokenIdsCount() < CREDIT_WINDOW) {
-                int id = pending.pollFirst();
+                Pending p = pending.pollFirst();
+                int id = p.id();
                 delta.addTokenIds(id);
+                if (request.logprobs() > 0 && p.logprob() != null) {
+                    delta.addLogprobs(logprob(p.logprob()));
+                }
                 if (decoder != null) {
                     text.append(decoder.next(id));
                 }
@@ -316,6 +326,23 @@ final class GenerateSession extends AbstractBehavior<Object> {
             };
         }
         return this;
+    }
+
+    private TokenLogprob logprob(ModelReplica.Logprob lp) {
+        PromptCodec codec = request.codec();
+        TokenLogprob.Builder b = TokenLogprob.newBuilder().setTokenId(lp.token()).setLogprob(lp.logprob());
+        if (codec != null) {
+            b.setToken(codec.tokenText(lp.token()));
+        }
+        int[] ids = lp.topIds() == null ? new int[0] : lp.topIds();
+        for (int k = 0; k < ids.length; k++) {
+            TopLogprob.Builder top = TopLogprob.newBuilder().setTokenId(ids[k]).setLogprob(lp.topLogprobs()[k]);
+            if (codec != null) {
+                top.setToken(codec.tokenText(ids[k]));
+            }
+            b.addTop(top);
+        }
+        return b.build();
     }
 
     private Behavior<Object> finish(FinishReason reason) {

@@ -22,6 +22,11 @@ public interface PromptCodec {
      */
     int[] encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools);
 
+    /** One token's own text, decoded alone (for logprobs); "" when unknown. */
+    default String tokenText(int id) {
+        return "";
+    }
+
     /** A fresh decoder for one stream. */
     Decoder newDecoder();
 

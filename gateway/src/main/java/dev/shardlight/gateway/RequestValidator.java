@@ -22,7 +22,7 @@ import java.util.UUID;
  * exceeds the model's context, FAILED_PRECONDITION for text input without a tokenizer.
  */
 final class RequestValidator {
-    static final int MAX_LOGPROBS = 20;
+    static final int MAX_LOGPROBS = dev.shardlight.worker.ModelReplica.MAX_LOGPROBS;
     static final int MAX_STOP_STRINGS = 16;
     /** max_tokens = 0 means "up to the context", but no more than this. */
     static final int DEFAULT_MAX_TOKENS = 256;
@@ -68,13 +68,8 @@ final class RequestValidator {
             throw Status.FAILED_PRECONDITION.withDescription("stop: stop strings need a tokenizer, and model "
                     + r.getModel() + " is served without one; use stop_token_ids").asException();
         }
-        if (r.getLogprobs() > MAX_LOGPROBS) {
-            throw invalid("logprobs = " + Integer.toUnsignedString(r.getLogprobs()) + " must be <= " + MAX_LOGPROBS);
-        }
-        if (r.getLogprobs() > 0) {
-            // The engine's Generator hands out token ids only; logprobs need its logits (engine change).
-            throw Status.UNIMPLEMENTED.withDescription("logprobs: not supported by this engine yet; send logprobs = 0")
-                    .asException();
+        if (r.getLogprobs() < 0 || r.getLogprobs() > MAX_LOGPROBS) { // uint32 on the wire: above 2^31 reads negative
+            throw invalid("logprobs = " + Integer.toUnsignedString(r.getLogprobs()) + " is outside 0.." + MAX_LOGPROBS);
         }
         if (r.getRequestId().length() > 128) {
             throw invalid("request_id: " + r.getRequestId().length() + " characters, at most 128");
@@ -92,7 +87,7 @@ final class RequestValidator {
         }
         String requestId = r.getRequestId().isEmpty() ? UUID.randomUUID().toString() : r.getRequestId();
         return new ValidRequest(requestId, tenant, r.getModel(), prompt, (int) maxTokens, sampling, stopTokens,
-                List.copyOf(r.getStopList()), codec, deadlineEpochMillis);
+                List.copyOf(r.getStopList()), codec, deadlineEpochMillis, r.getLogprobs());
     }
 
     private int[] prompt(GenerateRequest r, RouterView.ModelState model, PromptCodec codec, int vocab) throws StatusException {

@@ -1,7 +1,9 @@
 package dev.shardlight.gateway;
 
 import dev.shardlight.router.RouterView;
+import dev.shardlight.worker.LocalReplicas;
 import dev.shardlight.worker.ModelReplica;
+import dev.shardlight.worker.ReplicaId;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
@@ -12,8 +14,9 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * The serving metrics of a gateway node, named after Prometheus conventions (base units,
- * {@code _total} counters, {@code _seconds} histograms). Replica gauges come from the router's
- * view, so every gateway shows the whole cluster's placement and queues.
+ * {@code _total} counters, {@code _seconds} histograms). On a node with the router role the replica
+ * gauges come from the router's view, so every gateway shows the whole cluster's placement and
+ * queues; a worker-only node has no such view and exports the replicas it hosts itself.
  */
 public final class ServingMetrics {
     private static final double[] LATENCY_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -27,6 +30,14 @@ public final class ServingMetrics {
     final Gauge inFlight;
 
     public ServingMetrics(PrometheusRegistry registry, RouterView view) {
+        this(registry, view, null);
+    }
+
+    /**
+     * @param local the replicas hosted on this node, for a worker node without the router role
+     *              (its gauges then list those); null: the router's view of the whole cluster
+     */
+    public ServingMetrics(PrometheusRegistry registry, RouterView view, LocalReplicas local) {
         requests = Counter.builder().name("shardlight_requests_total")
                 .help("Generate calls by model, tenant and final gRPC status code")
                 .labelNames("model", "tenant", "status").register(registry);
@@ -45,29 +56,50 @@ public final class ServingMetrics {
                 .help("Tokens streamed to clients").labelNames("model", "tenant").register(registry);
         inFlight = Gauge.builder().name("shardlight_gateway_in_flight_requests")
                 .help("Generate calls this gateway is serving").labelNames("model").register(registry);
-        replicaGauge(registry, view, "shardlight_replica_queue_depth",
+        ReplicaSource replicas = local == null ? clusterView(view) : localReplicas(local);
+        replicaGauge(registry, replicas, "shardlight_replica_queue_depth",
                 "Requests waiting in a replica's queue, as last reported", ModelReplica.Status::queued);
-        replicaGauge(registry, view, "shardlight_replica_in_flight_requests",
+        replicaGauge(registry, replicas, "shardlight_replica_in_flight_requests",
                 "Sequences a replica is decoding, as last reported", ModelReplica.Status::inFlight);
-        replicaGauge(registry, view, "shardlight_replica_kv_cache_bytes",
+        replicaGauge(registry, replicas, "shardlight_replica_kv_cache_bytes",
                 "KV cache bytes held by a replica's running sequence, as last reported", ModelReplica.Status::kvBytes);
         GaugeWithCallback.builder().name("shardlight_replica_info")
                 .help("1 per replica with where it is placed and its state (pending, loading, ready, failed)")
                 .labelNames("model", "replica", "node", "state")
-                .callback(cb -> view.models().forEach(m -> m.replicas().forEach(r -> cb.call(1, m.spec().id(),
-                        r.replicaId(), r.fresh() && r.status() != null ? r.status().node() : "",
-                        ModelDescriptions.state(r).name().substring("REPLICA_STATE_".length()).toLowerCase(java.util.Locale.ROOT)))))
+                .callback(cb -> replicas.forEach((model, replica, node, status, state) -> cb.call(1, model, replica, node, state)))
                 .register(registry);
     }
 
-    /** A per-replica gauge read from the router's view at scrape time. */
-    private static void replicaGauge(PrometheusRegistry registry, RouterView view, String name, String help,
+    /** Visits every replica a node reports: model, replica id, node, last status (null when unknown), state label. */
+    @FunctionalInterface
+    private interface ReplicaSource {
+        void forEach(ReplicaVisitor visitor);
+    }
+
+    @FunctionalInterface
+    private interface ReplicaVisitor {
+        void visit(String model, String replica, String node, ModelReplica.Status status, String state);
+    }
+
+    private static ReplicaSource clusterView(RouterView view) {
+        return visitor -> view.models().forEach(m -> m.replicas().forEach(r -> visitor.visit(m.spec().id(),
+                r.replicaId(), r.fresh() && r.status() != null ? r.status().node() : "", r.status(),
+                ModelDescriptions.state(r).name().substring("REPLICA_STATE_".length()).toLowerCase(java.util.Locale.ROOT))));
+    }
+
+    private static ReplicaSource localReplicas(LocalReplicas local) {
+        return visitor -> local.statuses().forEach(s -> visitor.visit(ReplicaId.parse(s.replicaId()).model(),
+                s.replicaId(), s.node(), s, s.state().name().toLowerCase(java.util.Locale.ROOT)));
+    }
+
+    /** A per-replica gauge read at scrape time. */
+    private static void replicaGauge(PrometheusRegistry registry, ReplicaSource replicas, String name, String help,
                                      ToDoubleFunction<ModelReplica.Status> value) {
         GaugeWithCallback.builder().name(name).help(help).labelNames("model", "replica", "node")
-                .callback(cb -> view.models().forEach(m -> m.replicas().forEach(r -> {
-                    if (r.status() != null) {
-                        cb.call(value.applyAsDouble(r.status()), m.spec().id(), r.replicaId(), r.status().node());
+                .callback(cb -> replicas.forEach((model, replica, node, status, state) -> {
+                    if (status != null) {
+                        cb.call(value.applyAsDouble(status), model, replica, status.node());
                     }
-                }))).register(registry);
+                })).register(registry);
     }
 }

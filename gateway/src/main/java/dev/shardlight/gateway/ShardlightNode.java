@@ -8,6 +8,7 @@ import dev.shardlight.router.ReplicaDirectory;
 import dev.shardlight.router.RouterView;
 import dev.shardlight.router.WorkerCapacity;
 import dev.shardlight.worker.EngineReplica;
+import dev.shardlight.worker.LocalReplicas;
 import dev.shardlight.worker.ModelCatalog;
 import dev.shardlight.worker.ModelReplica;
 import dev.shardlight.worker.ReplicaEngine;
@@ -46,6 +47,7 @@ public final class ShardlightNode implements AutoCloseable {
 
     private final ActorSystem<Void> system;
     private final RouterView view = new RouterView();
+    private final LocalReplicas localReplicas = new LocalReplicas();
     private final ModelCatalog catalog;
     private final GatewayServer gateway;
     private final HTTPServer metricsServer;
@@ -53,6 +55,7 @@ public final class ShardlightNode implements AutoCloseable {
     private final String host;
     private final Set<String> roles;
     private ActorRef<ReplicaDirectory.Command> directory;
+    private HttpDoor httpDoor;
 
     private ShardlightNode(Config config, ReplicaEngine.Factory engines, Function<ModelCatalog, PromptCodec.Registry> codecsFor,
                            BiFunction<String, Integer, ServerBuilder<?>> serverBuilder) throws IOException {
@@ -94,11 +97,13 @@ public final class ShardlightNode implements AutoCloseable {
                 Cluster cluster = Cluster.get(system);
                 cluster.manager().tell(Join.create(cluster.selfMember().address()));
             }
-            ModelReplica.initSharding(system, catalog, engines, new CapacityAllocationStrategy(system, catalog));
+            ModelReplica.initSharding(system, catalog, engines, new CapacityAllocationStrategy(system, catalog), localReplicas);
 
             PrometheusRegistry registry = new PrometheusRegistry();
             JvmMetrics.builder().register(registry);
-            ServingMetrics metrics = new ServingMetrics(registry, view);
+            // A worker-only node has no router view: it reports the replicas it hosts itself.
+            ServingMetrics metrics = new ServingMetrics(registry, view,
+                    roles.contains("router") ? null : localReplicas);
             if (roles.contains("router")) {
                 directory = system.systemActorOf(
                         ReplicaDirectory.create(catalog, view, s.getDuration("router.poll-interval")), "replica-directory",
@@ -109,9 +114,15 @@ public final class ShardlightNode implements AutoCloseable {
                     Map<String, String> keys = new HashMap<>();
                     s.getConfig("gateway.api-keys").entrySet()
                             .forEach(e -> keys.put(stripQuotes(e.getKey()), e.getValue().unwrapped().toString()));
+                    InferenceService inference = new InferenceService(system, directory, view, codecs, metrics, settings);
+                    Tenants tenants = new Tenants(keys);
                     gateway = new GatewayServer(serverBuilder.apply(s.getString("host"), s.getInt("gateway.port")),
-                            new InferenceService(system, directory, view, codecs, metrics, settings), new Tenants(keys))
-                            .start();
+                            inference, tenants).start();
+                    // OpenAI-compatible HTTP (0 = off): a second door into the same InferenceService
+                    int httpPort = s.hasPath("http.port") ? s.getInt("http.port") : 0;
+                    httpDoor = httpPort <= 0 ? null : new HttpDoor(s.getString("host"), httpPort,
+                            s.hasPath("http.max-body-bytes") ? s.getBytes("http.max-body-bytes") : 8L << 20,
+                            inference, tenants, this::anyModelReady);
                     gateway.setServing(false);
                     system.scheduler().scheduleWithFixedDelay(Duration.ZERO, Duration.ofMillis(250),
                             () -> gateway.setServing(anyModelReady()), system.executionContext());
@@ -139,11 +150,16 @@ public final class ShardlightNode implements AutoCloseable {
      * models' own tokenizers (loaded in the background right away) and gRPC on Netty.
      */
     public static ShardlightNode start(Config config) throws IOException {
-        return start(config, EngineReplica::open, catalog -> {
+        return start(withHttpDefault(config), EngineReplica::open, catalog -> {
             TokenizerCodecs codecs = new TokenizerCodecs(catalog);
             Thread.ofPlatform().daemon().name("tokenizer-preload").start(codecs::preload);
             return codecs;
         }, (host, port) -> NettyServerBuilder.forAddress(new InetSocketAddress(host, port)));
+    }
+
+    /** As {@link #start(Config)}; the OpenAI-compatible HTTP API defaults to port 8080 here (tests leave it off). */
+    private static Config withHttpDefault(Config config) {
+        return config.withFallback(ConfigFactory.parseString("shardlight.http.port = 8080"));
     }
 
     /** Full control, for tests: the engine behind replicas, the codecs, and the gRPC transport (e.g. in-process). */
@@ -215,6 +231,11 @@ public final class ShardlightNode implements AutoCloseable {
         return view;
     }
 
+    /** The replicas hosted on this node (worker role), as they report themselves. */
+    public LocalReplicas localReplicas() {
+        return localReplicas;
+    }
+
     public ModelCatalog catalog() {
         return catalog;
     }
@@ -222,6 +243,11 @@ public final class ShardlightNode implements AutoCloseable {
     /** The gRPC port, or -1 on a node without the gateway role. */
     public int grpcPort() {
         return gateway == null ? -1 : gateway.port();
+    }
+
+    /** The OpenAI-compatible HTTP port, or -1 when off (shardlight.http.port = 0) or not a gateway. */
+    public int httpPort() {
+        return httpDoor == null ? -1 : httpDoor.port();
     }
 
     /** The /metrics port, or -1 when metrics are off. */
@@ -232,6 +258,9 @@ public final class ShardlightNode implements AutoCloseable {
     /** Graceful: the gateway stops taking calls and drains, then the node leaves the cluster (replicas hand off). */
     @Override
     public void close() throws InterruptedException {
+        if (httpDoor != null) {
+            httpDoor.stop(shutdownGrace.toSeconds());
+        }
         if (gateway != null) {
             gateway.stop(shutdownGrace.toSeconds());
         }

@@ -100,6 +100,15 @@ public final class TokenizerCodecs implements PromptCodec.Registry {
         }
 
         @Override
+        public String tokenText(int id) {
+            try {
+                return tokenizer.decode(new int[] {id}, false);
+            } catch (RuntimeException outsideVocabulary) {
+                return "";
+            }
+        }
+
+        @Override
         public Decoder newDecoder() {
             StreamDecoder d = tokenizer.newStreamDecoder(true);
             return new Decoder() {

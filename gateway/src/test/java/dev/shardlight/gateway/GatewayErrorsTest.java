@@ -85,6 +85,15 @@ class GatewayErrorsTest {
     }
 
     @Test
+    void logprobsTopNOutside0To20IsInvalidArgumentNamingTheField() {
+        Status s = call(tokens(4, 2).setLogprobs(21).build());
+        assertEquals(Status.Code.INVALID_ARGUMENT, s.getCode());
+        assertEquals("logprobs = 21 is outside 0..20", s.getDescription());
+        // uint32 on the wire: a client's -1 arrives as 2^32 - 1
+        assertEquals("logprobs = 4294967295 is outside 0..20", call(tokens(4, 2).setLogprobs(-1).build()).getDescription());
+    }
+
+    @Test
     void tokenOutsideTheVocabularyIsInvalidArgumentNamingItsIndex() {
         Status s = call(tokens(4, 2, 999).build());
         assertEquals(Status.Code.INVALID_ARGUMENT, s.getCode());

@@ -9,6 +9,7 @@ import dev.shardlight.proto.v1.ListModelsRequest;
 import dev.shardlight.proto.v1.Model;
 import dev.shardlight.proto.v1.ReplicaState;
 import dev.shardlight.proto.v1.SamplingParams;
+import dev.shardlight.proto.v1.TokenLogprob;
 import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -94,6 +95,58 @@ class GatewayStreamingTest {
                     direct::add, () -> false);
         }
         assertEquals(direct, viaCluster);
+    }
+
+    @Test
+    void greedyLogprobsPickTheTopAlternativeAndEqualTheEngineRunDirectly() throws Exception {
+        int topN = 5;
+        int[] prompt = {2, 7, 7, 9};
+        List<Integer> ids = new ArrayList<>();
+        List<TokenLogprob> viaCluster = new ArrayList<>();
+        InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .generate(tokens(8, prompt).setLogprobs(topN).setSampling(SamplingParams.newBuilder().setTemperature(0)).build())
+                .forEachRemaining(r -> {
+                    ids.addAll(r.getDelta().getTokenIdsList());
+                    viaCluster.addAll(r.getDelta().getLogprobsList());
+                    assertEquals(r.getDelta().getTokenIdsCount(), r.getDelta().getLogprobsCount(), "one logprob per token id");
+                });
+        assertTrue(!ids.isEmpty());
+        assertEquals(ids.size(), viaCluster.size());
+        for (int i = 0; i < ids.size(); i++) {
+            TokenLogprob lp = viaCluster.get(i);
+            assertEquals((int) ids.get(i), lp.getTokenId());
+            assertEquals(topN, lp.getTopCount());
+            assertEquals(lp.getTokenId(), lp.getTop(0).getTokenId(), "greedy picks the most likely token");
+            assertEquals(lp.getLogprob(), lp.getTop(0).getLogprob());
+            assertTrue(lp.getLogprob() <= 0, "a log-probability is <= 0: " + lp.getLogprob());
+            for (int k = 1; k < topN; k++) {
+                assertTrue(lp.getTop(k).getLogprob() <= lp.getTop(k - 1).getLogprob(), "alternatives most likely first");
+            }
+        }
+
+        List<dev.shardlight.engine.runtime.TokenLogprobs> direct = new ArrayList<>();
+        try (var engine = dev.shardlight.worker.EngineReplica.open(new dev.shardlight.worker.ModelSpec("d",
+                TestNodes.tinyGemma(), 1, 256, 1 << 20, 0, 1))) {
+            engine.generate(prompt, 8, dev.shardlight.engine.runtime.SamplingParams.GREEDY, new int[0], topN,
+                    (token, lp) -> direct.add(lp), () -> false);
+        }
+        assertEquals(direct.size(), viaCluster.size());
+        for (int i = 0; i < direct.size(); i++) {
+            var d = direct.get(i);
+            var c = viaCluster.get(i);
+            assertEquals(d.token(), c.getTokenId());
+            assertEquals(d.logprob(), c.getLogprob(), 1e-6f, "token " + i);
+            for (int k = 0; k < topN; k++) {
+                assertEquals(d.topIds()[k], c.getTop(k).getTokenId(), "token " + i + " alternative " + k);
+                assertEquals(d.topLogprobs()[k], c.getTop(k).getLogprob(), 1e-6f, "token " + i + " alternative " + k);
+            }
+        }
+    }
+
+    @Test
+    void withoutLogprobsDeltasCarryNone() {
+        InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).generate(tokens(3, 2, 9).build())
+                .forEachRemaining(r -> assertEquals(0, r.getDelta().getLogprobsCount()));
     }
 
     @Test

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -66,6 +67,24 @@ class TextStreamingTest {
         assertTrue(!r.text().isEmpty(), "decoded text streamed");
         assertTrue(InferenceGrpc.newBlockingStub(channel).getModel(GetModelRequest.newBuilder().setId("tiny").build())
                 .getHasTokenizer());
+    }
+
+    @Test
+    void logprobsNameTheChosenTokenAndItsAlternativesByText() {
+        List<dev.shardlight.proto.v1.TokenLogprob> lps = new ArrayList<>();
+        InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).generate(GenerateRequest.newBuilder()
+                        .setModel("tiny").setText("hello world").setMaxTokens(6).setLogprobs(3).build())
+                .forEachRemaining(m -> lps.addAll(m.getDelta().getLogprobsList()));
+        assertTrue(!lps.isEmpty());
+        var codec = new TokenizerCodecs(cluster.node().catalog()).forModel("tiny").orElseThrow();
+        for (var lp : lps) {
+            assertEquals(codec.tokenText(lp.getTokenId()), lp.getToken());
+            assertEquals(3, lp.getTopCount());
+            for (var top : lp.getTopList()) {
+                assertEquals(codec.tokenText(top.getTokenId()), top.getToken());
+            }
+        }
+        assertTrue(lps.stream().anyMatch(lp -> !lp.getToken().isEmpty()), "token text is filled in");
     }
 
     @Test

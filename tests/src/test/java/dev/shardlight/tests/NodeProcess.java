@@ -35,7 +35,7 @@ final class NodeProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-XX:+UseSerialGC",
                 "-Dshardlight.threads=1", "-cp", cp, "dev.shardlight.cli.Shardlight", "node",
-                "--host", host, "--port", String.valueOf(port), "--metrics-port", "-1"));
+                "--host", host, "--port", String.valueOf(port), "--metrics-port", "-1", "--http-port", "0"));
         cmd.addAll(nodeArgs);
         Path logs = Path.of("target", "node-logs");
         Files.createDirectories(logs);

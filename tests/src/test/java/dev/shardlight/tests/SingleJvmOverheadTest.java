@@ -22,6 +22,7 @@ class SingleJvmOverheadTest {
         try (ShardlightNode node = ShardlightNode.start(ConfigFactory.parseString("""
                 shardlight.cluster-port = 0
                 shardlight.metrics.port = -1
+                shardlight.http.port = 0
                 shardlight.gateway.port = %d
                 pekko.loglevel = WARNING
                 shardlight.models = [ { id = "tiny", path = "%s", replicas = 1, context-length = 256, kv-budget-mb = 8 } ]

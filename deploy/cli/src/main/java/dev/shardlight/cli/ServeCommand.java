@@ -24,7 +24,7 @@ final class ServeCommand implements Subcommand {
 
     @Override
     public String summary() {
-        return "serve [--model [ID=]PATH]... [--grpc-port 50051] [--metrics-port 9464] [--host 127.0.0.1] [--replicas N]"
+        return "serve [--model [ID=]PATH]... [--grpc-port 50051] [--http-port 8080] [--metrics-port 9464] [--host 127.0.0.1] [--replicas N]"
                 + " [--context-length N] [--kv-budget-mb N] [--queue-capacity N] [--memory-mb N] [--threads N] [--config FILE]";
     }
 
@@ -67,7 +67,8 @@ final class ServeCommand implements Subcommand {
             }
             String host = node.host();
             out.println("shardlight: serving " + String.join(", ", node.catalog().ids()) + " on " + host + ":" + node.grpcPort()
-                    + " (gRPC)" + (node.metricsPort() > 0 ? ", metrics on http://" + host + ":" + node.metricsPort() + "/metrics" : ""));
+                    + " (gRPC)" + (node.httpPort() > 0 ? ", OpenAI-compatible HTTP on http://" + host + ":" + node.httpPort() + "/v1" : "")
+                    + (node.metricsPort() > 0 ? ", metrics on http://" + host + ":" + node.metricsPort() + "/metrics" : ""));
             out.println("  try: bin/shardlight chat --target " + host + ":" + node.grpcPort() + " --model "
                     + node.catalog().ids().get(0) + " \"Hello!\"");
         } else {

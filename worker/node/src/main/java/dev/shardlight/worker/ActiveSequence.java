@@ -1,5 +1,7 @@
 package dev.shardlight.worker;
 
+import dev.shardlight.engine.runtime.TokenLogprobs;
+
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
@@ -54,8 +56,11 @@ final class ActiveSequence {
         return sent;
     }
 
-    /** Engine thread: waits for a credit, then sends the token; drops it once cancelled. */
-    void emit(int token) {
+    /**
+     * Engine thread: waits for a credit, then sends the token (with its logprobs when the request
+     * asked for them); drops it once cancelled.
+     */
+    void emit(int token, TokenLogprobs lp) {
         try {
             while (!credits.tryAcquire(POLL_MILLIS, TimeUnit.MILLISECONDS)) {
                 if (cancelled()) {
@@ -71,6 +76,8 @@ final class ActiveSequence {
             return;
         }
         sent++;
-        request.replyTo().tell(new ModelReplica.Tokens(request.requestId(), new int[] {token}));
+        ModelReplica.Logprob[] logprobs = lp == null || request.logprobs() <= 0 ? null
+                : new ModelReplica.Logprob[] {new ModelReplica.Logprob(lp.token(), lp.logprob(), lp.topIds(), lp.topLogprobs())};
+        request.replyTo().tell(new ModelReplica.Tokens(request.requestId(), new int[] {token}, logprobs));
     }
 }

@@ -12,7 +12,6 @@ import dev.shardlight.engine.runtime.SamplingParams;
 
 import java.nio.file.Path;
 import java.util.function.BooleanSupplier;
-import java.util.function.IntConsumer;
 
 /**
  * The real engine behind a replica: the model memory-mapped from its file, a CPU forward pass
@@ -50,10 +49,11 @@ public final class EngineReplica implements ReplicaEngine {
     }
 
     @Override
-    public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens,
-                               IntConsumer onToken, BooleanSupplier cancelled) {
+    public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
+                               Generator.TokenObserver onToken, BooleanSupplier cancelled) {
         try {
-            return new Generator(new Tracking()).generate(prompt, maxTokens, sampling, stopTokens, onToken, cancelled);
+            return new Generator(new Tracking()).generate(prompt, maxTokens, sampling, stopTokens, logprobs, onToken,
+                    cancelled);
         } finally {
             live = null;
         }

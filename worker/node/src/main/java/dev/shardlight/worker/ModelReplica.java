@@ -41,6 +41,9 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     /** Cluster role of the nodes that host replicas. */
     public static final String WORKER_ROLE = "worker";
 
+    /** Most top alternatives a request may ask for per token ({@link Generate#logprobs()}). */
+    public static final int MAX_LOGPROBS = 20;
+
     // ---- protocol -------------------------------------------------------------------------
 
     public interface Command extends ClusterMessage {
@@ -49,11 +52,13 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     /**
      * Queue a sequence. {@code deadlineEpochMillis} (0: none) is the client's deadline; the
      * replica stops decoding within one step once it passes. Replies {@link Admitted} or
-     * {@link Rejected}, then {@link Tokens} and one {@link Completed}.
+     * {@link Rejected}, then {@link Tokens} and one {@link Completed}. {@code logprobs} &gt; 0 asks
+     * for each token's log-probability and that many top alternatives ({@link Tokens#logprobs()});
+     * 0 (also what a sender that predates the field means) asks for none.
      */
     public record Generate(String requestId, String tenant, int[] prompt, int maxTokens, SamplingParams sampling,
                            int[] stopTokens, long deadlineEpochMillis, int initialCredit,
-                           ActorRef<Event> replyTo) implements Command {
+                           ActorRef<Event> replyTo, int logprobs) implements Command {
     }
 
     /** The requester wrote {@code tokens} more tokens to its client and can take as many again. */
@@ -92,7 +97,19 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     public record Rejected(String requestId, Refusal refusal, String message) implements Event {
     }
 
-    public record Tokens(String requestId, int[] ids) implements Event {
+    /**
+     * Streamed tokens; {@code logprobs} is null unless the request asked for them, else one per id
+     * (same order).
+     */
+    public record Tokens(String requestId, int[] ids, Logprob[] logprobs) implements Event {
+    }
+
+    /**
+     * A chosen token's log-probability under the model's raw distribution (log-softmax of the
+     * logits before penalties, temperature and filters) and the most likely alternatives at that
+     * step, highest first.
+     */
+    public record Logprob(int token, float logprob, int[] topIds, float[] topLogprobs) implements ClusterMessage {
     }
 
     public enum Finish { STOP, LENGTH, CANCELLED, ERROR }
@@ -138,8 +155,14 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
      */
     public static void initSharding(ActorSystem<?> system, ModelCatalog catalog, ReplicaEngine.Factory engines,
                                     ShardCoordinator.ShardAllocationStrategy allocation) {
+        initSharding(system, catalog, engines, allocation, new LocalReplicas());
+    }
+
+    /** As above; the replicas this node hosts register in {@code local} (for the node's own metrics). */
+    public static void initSharding(ActorSystem<?> system, ModelCatalog catalog, ReplicaEngine.Factory engines,
+                                    ShardCoordinator.ShardAllocationStrategy allocation, LocalReplicas local) {
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY,
-                        ctx -> create(ReplicaId.parse(ctx.getEntityId()), catalog, engines))
+                        ctx -> create(ReplicaId.parse(ctx.getEntityId()), catalog, engines, local))
                 .withRole(WORKER_ROLE)
                 .withStopMessage(Stop.INSTANCE)
                 .withAllocationStrategy(allocation)
@@ -162,7 +185,12 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     }
 
     public static Behavior<Command> create(ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines) {
-        return Behaviors.setup(ctx -> new ModelReplica(ctx, id, catalog, engines));
+        return create(id, catalog, engines, new LocalReplicas());
+    }
+
+    public static Behavior<Command> create(ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines,
+                                           LocalReplicas local) {
+        return Behaviors.setup(ctx -> new ModelReplica(ctx, id, catalog, engines, local));
     }
 
     // ---- behavior -------------------------------------------------------------------------
@@ -177,10 +205,22 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private ReplicaEngine engine;
     private ActiveSequence running;
     private boolean stopping;
+    private final LocalReplicas local;
+    /** What other threads (metrics scrapes) see: the last status the actor published, KV bytes read live. */
+    private volatile Status published;
+    private volatile ReplicaEngine publishedEngine;
+    private final java.util.function.Supplier<Status> liveStatus = () -> {
+        Status s = published;
+        ReplicaEngine e = publishedEngine;
+        return s == null || e == null ? s : new Status(s.replicaId(), s.node(), s.state(), s.message(), s.info(),
+                s.contextLength(), s.queued(), s.inFlight(), e.kvBytesInUse());
+    };
 
-    private ModelReplica(ActorContext<Command> ctx, ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines) {
+    private ModelReplica(ActorContext<Command> ctx, ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines,
+                         LocalReplicas local) {
         super(ctx);
         this.id = id;
+        this.local = local;
         this.spec = catalog.find(id.model()).orElse(null);
         var address = Cluster.get(ctx.getSystem()).selfMember().address();
         this.node = address.getHost().orElse("local") + ":" + address.getPort().map(String::valueOf).orElse("0");
@@ -203,10 +243,34 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 }
             });
         }
+        publish();
+        local.register(id.toString(), liveStatus);
     }
 
     @Override
     public Receive<Command> createReceive() {
+        Receive<Command> handlers = receiveBuilder();
+        return new Receive<>() {
+            @Override
+            public Behavior<Command> receiveMessage(Command msg) throws Exception {
+                Behavior<Command> next = handlers.receiveMessage(msg);
+                publish();
+                return next;
+            }
+
+            @Override
+            public Behavior<Command> receiveSignal(org.apache.pekko.actor.typed.Signal signal) throws Exception {
+                return handlers.receiveSignal(signal);
+            }
+        };
+    }
+
+    private void publish() {
+        publishedEngine = engine;
+        published = status();
+    }
+
+    private Receive<Command> receiveBuilder() {
         return newReceiveBuilder()
                 .onMessage(Generate.class, this::onGenerate)
                 .onMessage(Credit.class, this::onCredit)
@@ -242,6 +306,9 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     /** Checks the request against the loaded model; null when it fits (or the model is not loaded yet). */
     private String validate(Generate g) {
+        if (g.logprobs() < 0 || g.logprobs() > MAX_LOGPROBS) {
+            return "logprobs = " + g.logprobs() + " is outside 0.." + MAX_LOGPROBS;
+        }
         if (engine == null) {
             return null;
         }
@@ -357,8 +424,8 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         Generate g = seq.request;
         Completed done;
         try {
-            Generation out = engine.generate(g.prompt(), g.maxTokens(), g.sampling(), g.stopTokens(), seq::emit,
-                    seq::cancelled);
+            Generation out = engine.generate(g.prompt(), g.maxTokens(), g.sampling(), g.stopTokens(),
+                    g.logprobs() > 0 ? g.logprobs() : -1, seq::emit, seq::cancelled);
             Finish finish = seq.cancelled() ? Finish.CANCELLED : switch (out.finishReason()) {
                 case STOP -> Finish.STOP;
                 case LENGTH -> Finish.LENGTH;
@@ -405,6 +472,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             }
         });
         engineThread.shutdown();
+        local.unregister(id.toString(), liveStatus);
         getContext().getLog().info("replica {} stopped on {}", id, node);
         return this;
     }

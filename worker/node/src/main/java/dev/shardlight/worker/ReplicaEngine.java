@@ -1,6 +1,7 @@
 package dev.shardlight.worker;
 
 import dev.shardlight.engine.runtime.Generation;
+import dev.shardlight.engine.runtime.Generator;
 import dev.shardlight.engine.runtime.SamplingParams;
 
 import java.util.function.BooleanSupplier;
@@ -21,8 +22,18 @@ public interface ReplicaEngine extends AutoCloseable {
      * (polled before every decode step). {@code onToken} sees each token as it is chosen and may
      * block (that is how a slow reader slows its own stream).
      */
-    Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens,
-                        IntConsumer onToken, BooleanSupplier cancelled);
+    default Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens,
+                                IntConsumer onToken, BooleanSupplier cancelled) {
+        return generate(prompt, maxTokens, sampling, stopTokens, -1, (token, lp) -> onToken.accept(token), cancelled);
+    }
+
+    /**
+     * As above; with {@code logprobs >= 0} each token comes with its log-probability and the
+     * {@code logprobs} most likely alternatives at that step (raw log-softmax, highest first);
+     * with {@code logprobs < 0} the observer sees null logprobs.
+     */
+    Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
+                        Generator.TokenObserver onToken, BooleanSupplier cancelled);
 
     /** Bytes of KV cache held by the running sequence; 0 when idle. */
     long kvBytesInUse();

@@ -39,7 +39,39 @@ class ModelReplicaTest {
 
     static ModelReplica.Generate generate(String id, int maxTokens, int credit, TestProbe<ModelReplica.Event> probe) {
         return new ModelReplica.Generate(id, "tenant-a", new int[] {1, 2, 3}, maxTokens,
-                dev.shardlight.engine.runtime.SamplingParams.GREEDY, new int[0], 0, credit, probe.getRef());
+                dev.shardlight.engine.runtime.SamplingParams.GREEDY, new int[0], 0, credit, probe.getRef(), 0);
+    }
+
+    @Test
+    void logprobsTravelWithEachTokenOnlyWhenAskedFor() {
+        ScriptedEngine engine = new ScriptedEngine();
+        var replica = replica(engine, "logprobs");
+        TestProbe<ModelReplica.Event> client = kit.createTestProbe();
+        var g = generate("lp", 2, 10, client);
+        replica.tell(new ModelReplica.Generate(g.requestId(), g.tenant(), g.prompt(), g.maxTokens(), g.sampling(),
+                g.stopTokens(), 0, 10, client.getRef(), 3));
+        client.expectMessageClass(ModelReplica.Admitted.class);
+        for (int i = 0; i < 2; i++) {
+            ModelReplica.Tokens t = client.expectMessageClass(ModelReplica.Tokens.class);
+            assertEquals(1, t.logprobs().length);
+            ModelReplica.Logprob lp = t.logprobs()[0];
+            assertEquals(100 + i, lp.token());
+            assertEquals(-0.5f, lp.logprob());
+            assertArrayEquals(new int[] {100 + i, 101 + i, 102 + i}, lp.topIds());
+            assertArrayEquals(new float[] {-0.5f, -1.5f, -2.5f}, lp.topLogprobs());
+        }
+        client.expectMessageClass(ModelReplica.Completed.class);
+
+        replica.tell(generate("plain", 1, 10, client));
+        client.expectMessageClass(ModelReplica.Admitted.class);
+        assertEquals(null, client.expectMessageClass(ModelReplica.Tokens.class).logprobs());
+        client.expectMessageClass(ModelReplica.Completed.class);
+
+        replica.tell(new ModelReplica.Generate("too-many", "t", new int[] {1}, 1,
+                dev.shardlight.engine.runtime.SamplingParams.GREEDY, new int[0], 0, 1, client.getRef(), 21));
+        ModelReplica.Rejected r = client.expectMessageClass(ModelReplica.Rejected.class);
+        assertEquals(ModelReplica.Refusal.INVALID, r.refusal());
+        assertEquals("logprobs = 21 is outside 0..20", r.message());
     }
 
     @Test

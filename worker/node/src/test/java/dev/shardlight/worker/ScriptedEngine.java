@@ -1,15 +1,17 @@
 package dev.shardlight.worker;
 
 import dev.shardlight.engine.runtime.Generation;
+import dev.shardlight.engine.runtime.Generator;
 import dev.shardlight.engine.runtime.SamplingParams;
+import dev.shardlight.engine.runtime.TokenLogprobs;
 
 import java.util.function.BooleanSupplier;
-import java.util.function.IntConsumer;
 
 /**
  * Test double of the engine for replica protocol tests: "generates" token i+100 at step i, as
  * the real {@link dev.shardlight.engine.runtime.Generator} does it (onToken, then the cancel poll
- * before the next step), and reports a fixed KV size while a sequence runs.
+ * before the next step), and reports a fixed KV size while a sequence runs. With logprobs asked
+ * for, step i's token has logprob -0.5 and alternatives i+100, i+101, ... at -0.5, -1.5, ...
  */
 final class ScriptedEngine implements ReplicaEngine {
     volatile int steps;
@@ -21,8 +23,8 @@ final class ScriptedEngine implements ReplicaEngine {
     }
 
     @Override
-    public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens,
-                               IntConsumer onToken, BooleanSupplier cancelled) {
+    public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
+                               Generator.TokenObserver onToken, BooleanSupplier cancelled) {
         running = true;
         try {
             int[] out = new int[maxTokens];
@@ -31,7 +33,7 @@ final class ScriptedEngine implements ReplicaEngine {
             while (n < maxTokens) {
                 steps++;
                 out[n] = 100 + n;
-                onToken.accept(out[n]);
+                onToken.onToken(out[n], logprobs < 0 ? null : logprobs(out[n], logprobs));
                 n++;
                 if (n < maxTokens && cancelled.getAsBoolean()) {
                     reason = Generation.FinishReason.CANCELLED;
@@ -42,6 +44,16 @@ final class ScriptedEngine implements ReplicaEngine {
         } finally {
             running = false;
         }
+    }
+
+    static TokenLogprobs logprobs(int token, int topN) {
+        int[] ids = new int[topN];
+        float[] lps = new float[topN];
+        for (int k = 0; k < topN; k++) {
+            ids[k] = token + k;
+            lps[k] = -0.5f - k;
+        }
+        return new TokenLogprobs(token, -0.5f, ids, lps);
     }
 
     @Override
