@@ -7,6 +7,9 @@ import dev.shardlight.router.CapacityAllocationStrategy;
 import dev.shardlight.router.ReplicaDirectory;
 import dev.shardlight.router.RouterView;
 import dev.shardlight.router.WorkerCapacity;
+import dev.shardlight.tokenizer.Tokenizer;
+import dev.shardlight.tokenizer.server.RequestLimits;
+import dev.shardlight.tokenizer.server.TokenizerServer;
 import dev.shardlight.worker.EngineReplica;
 import dev.shardlight.worker.LocalReplicas;
 import dev.shardlight.worker.ModelCatalog;
@@ -56,13 +59,15 @@ public final class ShardlightNode implements AutoCloseable {
     private final Set<String> roles;
     private ActorRef<ReplicaDirectory.Command> directory;
     private HttpDoor httpDoor;
+    private TokenizerServer tokenizerServer;
 
     private ShardlightNode(Config config, ReplicaEngine.Factory engines, Function<ModelCatalog, PromptCodec.Registry> codecsFor,
                            BiFunction<String, Integer, ServerBuilder<?>> serverBuilder) throws IOException {
         Config s = config.getConfig("shardlight");
         Set<String> roles = new LinkedHashSet<>(s.getStringList("roles"));
         for (String r : roles) {
-            // "tokenizer" is accepted for the tokenizer-service role to come; until then gateways tokenize locally.
+            // "tokenizer" serves the models' tokenizers over gRPC (shardlight.v1.TokenizerService); gateways
+            // still tokenize with the same library in-process, where per-request latency matters.
             if (!Set.of("gateway", "router", "worker", "tokenizer").contains(r)) {
                 throw new IllegalArgumentException("shardlight.roles: unknown role \"" + r + "\" (gateway, router, worker, tokenizer)");
             }
@@ -131,6 +136,15 @@ public final class ShardlightNode implements AutoCloseable {
                 }
             } else {
                 gateway = null;
+            }
+            if (roles.contains("tokenizer")) {
+                Map<String, Tokenizer> tokenizers = new java.util.TreeMap<>();
+                for (String id : catalog.ids()) {
+                    catalog.find(id).flatMap(TokenizerCodecs::tokenizerOf).ifPresent(t -> tokenizers.put(id, t));
+                }
+                tokenizerServer = new TokenizerServer(serverBuilder.apply(s.getString("host"), s.getInt("tokenizer.port")),
+                        tokenizers, RequestLimits.DEFAULT).start();
+                system.log().info("tokenizer service on port {} for {}", tokenizerServer.port(), tokenizers.keySet());
             }
             int metricsPort = s.getInt("metrics.port");
             metricsServer = metricsPort < 0 ? null
@@ -250,6 +264,11 @@ public final class ShardlightNode implements AutoCloseable {
         return httpDoor == null ? -1 : httpDoor.port();
     }
 
+    /** The tokenizer service's gRPC port, or -1 when this node has no tokenizer role. */
+    public int tokenizerPort() {
+        return tokenizerServer == null ? -1 : tokenizerServer.port();
+    }
+
     /** The /metrics port, or -1 when metrics are off. */
     public int metricsPort() {
         return metricsServer == null ? -1 : metricsServer.getPort();
@@ -258,6 +277,9 @@ public final class ShardlightNode implements AutoCloseable {
     /** Graceful: the gateway stops taking calls and drains, then the node leaves the cluster (replicas hand off). */
     @Override
     public void close() throws InterruptedException {
+        if (tokenizerServer != null) {
+            tokenizerServer.stop(shutdownGrace.toSeconds());
+        }
         if (httpDoor != null) {
             httpDoor.stop(shutdownGrace.toSeconds());
         }

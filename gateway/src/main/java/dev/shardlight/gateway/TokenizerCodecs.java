@@ -43,25 +43,27 @@ public final class TokenizerCodecs implements PromptCodec.Registry {
     }
 
     private static Optional<PromptCodec> load(ModelSpec spec) {
+        return tokenizerOf(spec).map(t -> new Codec(spec.id(), t));
+    }
+
+    /** The model's own tokenizer (GGUF metadata or tokenizer.json beside the checkpoint), if it has a usable one. */
+    static Optional<Tokenizer> tokenizerOf(ModelSpec spec) {
         Path path = Path.of(spec.path());
         try {
-            Tokenizer t;
             if (Files.isDirectory(path)) {
                 if (!Files.isRegularFile(path.resolve("tokenizer.json"))) {
                     return Optional.empty();
                 }
-                t = Tokenizer.fromHuggingFace(path);
+                return Optional.of(Tokenizer.fromHuggingFace(path));
             } else if (Files.isRegularFile(path)) {
                 try (GgufFile gguf = GgufFile.open(path)) {
                     if (!gguf.metadata().containsKey("tokenizer.ggml.model")) {
                         return Optional.empty();
                     }
-                    t = Tokenizer.fromGgufMetadata(gguf.metadata());
+                    return Optional.of(Tokenizer.fromGgufMetadata(gguf.metadata()));
                 }
-            } else {
-                return Optional.empty();
             }
-            return Optional.of(new Codec(spec.id(), t));
+            return Optional.empty();
         } catch (Exception | LinkageError e) {
             LOG.warn("model {}: no tokenizer from {}: {}", spec.id(), path, e.toString());
             return Optional.empty();

@@ -17,7 +17,7 @@ import java.util.Set;
  * repeatable {@code --model [ID=]PATH} options (ID defaults to the file or directory name).
  */
 final class ClusterOptions {
-    static final Set<String> VALUED = Set.of("config", "host", "port", "grpc-port", "http-port", "metrics-port", "seed-nodes", "roles",
+    static final Set<String> VALUED = Set.of("config", "host", "port", "grpc-port", "http-port", "tokenizer-port", "metrics-port", "seed-nodes", "roles",
             "memory-mb", "replicas", "context-length", "kv-budget-mb", "queue-capacity", "threads");
 
     record Parsed(Args args, List<String> models) {
@@ -54,6 +54,7 @@ final class ClusterOptions {
         putInt(o, a, "grpc-port", "shardlight.gateway.port");
         putInt(o, a, "metrics-port", "shardlight.metrics.port");
         putInt(o, a, "http-port", "shardlight.http.port"); // OpenAI-compatible HTTP; 0 = off
+        putInt(o, a, "tokenizer-port", "shardlight.tokenizer.port"); // role tokenizer
         putInt(o, a, "memory-mb", "shardlight.worker.memory-mb");
         if (a.get("roles") != null) {
             o.put("shardlight.roles", List.of(a.get("roles").split("[,|]")));

@@ -17,8 +17,8 @@ final class NodeCommand implements Subcommand {
 
     @Override
     public String summary() {
-        return "node --roles gateway,router|worker --port CLUSTER_PORT --seed-nodes HOST:PORT[,...] [--host 127.0.0.1]"
-                + " [--grpc-port 50051] [--http-port 8080] [--metrics-port 9464] [--memory-mb N] [--model [ID=]PATH]... [--replicas N]"
+        return "node --roles gateway,router|worker|tokenizer --port CLUSTER_PORT --seed-nodes HOST:PORT[,...] [--host 127.0.0.1]"
+                + " [--grpc-port 50051] [--http-port 8080] [--tokenizer-port 50052] [--metrics-port 9464] [--memory-mb N] [--model [ID=]PATH]... [--replicas N]"
                 + " [--config FILE]";
     }
 
