@@ -144,7 +144,8 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private record SequenceEnded(ActiveSequence sequence) implements Command, NoSerializationVerificationNeeded {
     }
 
-    private record RequesterGone(String requestId) implements Command, NoSerializationVerificationNeeded {
+    /** Death-watch of a requester; keyed by the requester, since one may have several requests here. */
+    private record RequesterGone(ActorRef<?> requester) implements Command, NoSerializationVerificationNeeded {
     }
 
     // ---- wiring ---------------------------------------------------------------------------
@@ -195,6 +196,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     // ---- behavior -------------------------------------------------------------------------
 
+    private final java.util.Map<ActorRef<?>, Integer> watchedRequests = new java.util.HashMap<>();
     private final ReplicaId id;
     private final ModelSpec spec;
     private final String node;
@@ -275,7 +277,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 .onMessage(Generate.class, this::onGenerate)
                 .onMessage(Credit.class, this::onCredit)
                 .onMessage(Cancel.class, c -> cancel(c.requestId(), c.reason()))
-                .onMessage(RequesterGone.class, g -> cancel(g.requestId(), "requester gone"))
+                .onMessage(RequesterGone.class, this::onRequesterGone)
                 .onMessage(GetStatus.class, this::onGetStatus)
                 .onMessage(EngineLoaded.class, this::onLoaded)
                 .onMessage(EngineFailed.class, this::onFailed)
@@ -297,7 +299,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                     "replica " + id + " queue is full (" + queue.size() + " waiting, capacity " + spec.queueCapacity() + ")"));
         } else {
             queue.addLast(g);
-            getContext().watchWith(g.replyTo(), new RequesterGone(g.requestId()));
+            watch(g.replyTo());
             g.replyTo().tell(new Admitted(g.requestId(), id.toString(), node, queue.size() - 1, getContext().getSelf()));
             startNext();
         }
@@ -339,6 +341,33 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         return this;
     }
 
+    /**
+     * Watches a requester once however many of its requests are here (Pekko refuses a second
+     * watchWith of one actor with another message), counting them so the watch ends with the last.
+     */
+    private void watch(ActorRef<?> requester) {
+        if (watchedRequests.merge(requester, 1, Integer::sum) == 1) {
+            getContext().watchWith(requester, new RequesterGone(requester));
+        }
+    }
+
+    private void release(ActorRef<?> requester) {
+        Integer left = watchedRequests.computeIfPresent(requester, (r, n) -> n > 1 ? n - 1 : null);
+        if (left == null) {
+            getContext().unwatch(requester);
+        }
+    }
+
+    /** A requester died (its call was cancelled or its node went away): drop everything it asked for. */
+    private Behavior<Command> onRequesterGone(RequesterGone gone) {
+        watchedRequests.remove(gone.requester());
+        if (running != null && running.request.replyTo().equals(gone.requester())) {
+            running.cancel("requester gone");
+        }
+        queue.removeIf(g -> g.replyTo().equals(gone.requester()));
+        return this;
+    }
+
     private Behavior<Command> cancel(String requestId, String reason) {
         if (running != null && running.request.requestId().equals(requestId)) {
             running.cancel(reason);
@@ -348,7 +377,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             Generate g = it.next();
             if (g.requestId().equals(requestId)) {
                 it.remove();
-                getContext().unwatch(g.replyTo());
+                release(g.replyTo());
                 g.replyTo().tell(new Completed(requestId, Finish.CANCELLED, g.prompt().length, 0, reason + " while queued"));
                 break;
             }
@@ -377,7 +406,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             String refusal = validate(g);
             if (refusal != null) {
                 it.remove();
-                getContext().unwatch(g.replyTo());
+                release(g.replyTo());
                 g.replyTo().tell(new Completed(g.requestId(), Finish.ERROR, g.prompt().length, 0, refusal));
             }
         }
@@ -390,7 +419,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         message = failed.message();
         getContext().getLog().error("replica {} failed to load {} on {}: {}", id, spec.path(), node, failed.message());
         for (Generate g : queue) {
-            getContext().unwatch(g.replyTo());
+            release(g.replyTo());
             g.replyTo().tell(new Completed(g.requestId(), Finish.ERROR, g.prompt().length, 0,
                     "replica " + id + " failed to load: " + message));
         }
@@ -405,7 +434,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         Generate g;
         while ((g = queue.pollFirst()) != null) {
             if (g.deadlineEpochMillis() > 0 && System.currentTimeMillis() > g.deadlineEpochMillis()) {
-                getContext().unwatch(g.replyTo());
+                release(g.replyTo());
                 g.replyTo().tell(new Completed(g.requestId(), Finish.CANCELLED, g.prompt().length, 0,
                         "deadline exceeded while queued"));
                 continue;
@@ -443,7 +472,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     private Behavior<Command> onSequenceEnded(SequenceEnded ended) {
         if (running == ended.sequence()) {
-            getContext().unwatch(ended.sequence().request.replyTo());
+            release(ended.sequence().request.replyTo());
             running = null;
         }
         startNext();
@@ -454,7 +483,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private Behavior<Command> onStop() {
         stopping = true;
         for (Generate g : queue) {
-            getContext().unwatch(g.replyTo());
+            release(g.replyTo());
             g.replyTo().tell(new Rejected(g.requestId(), Refusal.UNAVAILABLE, "replica " + id + " on " + node + " is moving"));
         }
         queue.clear();

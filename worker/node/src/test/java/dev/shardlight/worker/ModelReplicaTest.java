@@ -75,6 +75,33 @@ class ModelReplicaTest {
     }
 
     @Test
+    void oneRequesterMayHaveSeveralRequestsOnAReplica() {
+        // A requester is death-watched once, however many of its requests are queued or running.
+        ScriptedEngine engine = new ScriptedEngine();
+        var replica = replica(engine, "same-requester");
+        TestProbe<ModelReplica.Event> client = kit.createTestProbe();
+        replica.tell(generate("first", 2, 1, client)); // credit 1: it holds after its first token
+        client.expectMessageClass(ModelReplica.Admitted.class);
+        client.expectMessageClass(ModelReplica.Tokens.class); // loaded and running, its requester watched
+        replica.tell(generate("second", 2, 10, client));
+        java.util.Set<String> admitted = new java.util.HashSet<>(java.util.Set.of("first"));
+        java.util.Set<String> completed = new java.util.HashSet<>();
+        ModelReplica.Admitted second = client.expectMessageClass(ModelReplica.Admitted.class);
+        admitted.add(second.requestId());
+        replica.tell(new ModelReplica.Credit("first", 10));
+        while (completed.size() < 2) {
+            ModelReplica.Event e = client.receiveMessage();
+            if (e instanceof ModelReplica.Admitted a) {
+                admitted.add(a.requestId());
+            } else if (e instanceof ModelReplica.Completed c) {
+                completed.add(c.requestId());
+            }
+        }
+        assertEquals(java.util.Set.of("first", "second"), admitted);
+        assertEquals(java.util.Set.of("first", "second"), completed);
+    }
+
+    @Test
     void tokensStopAtTheCreditWindowAndResumeWhenCreditReturns() {
         ScriptedEngine engine = new ScriptedEngine();
         var replica = replica(engine, "credit");
