@@ -35,6 +35,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -140,7 +141,10 @@ public final class ShardlightNode implements AutoCloseable {
             if (roles.contains("tokenizer")) {
                 Map<String, Tokenizer> tokenizers = new java.util.TreeMap<>();
                 for (String id : catalog.ids()) {
-                    catalog.find(id).flatMap(TokenizerCodecs::tokenizerOf).ifPresent(t -> tokenizers.put(id, t));
+                    // The gateway's codec cache when this node has one: each tokenizer is loaded once per node.
+                    Optional<Tokenizer> t = codecs instanceof TokenizerCodecs shared ? shared.tokenizer(id)
+                            : catalog.find(id).flatMap(TokenizerCodecs::tokenizerOf);
+                    t.ifPresent(tok -> tokenizers.put(id, tok));
                 }
                 tokenizerServer = new TokenizerServer(serverBuilder.apply(s.getString("host"), s.getInt("tokenizer.port")),
                         tokenizers, RequestLimits.DEFAULT).start();

@@ -42,6 +42,11 @@ public final class TokenizerCodecs implements PromptCodec.Registry {
         return loaded.computeIfAbsent(modelId, id -> catalog.find(id).flatMap(TokenizerCodecs::load));
     }
 
+    /** The tokenizer behind a model's codec, from the same cache (loaded once per node, shared with the tokenizer role). */
+    public Optional<Tokenizer> tokenizer(String modelId) {
+        return forModel(modelId).map(c -> ((Codec) c).tokenizer());
+    }
+
     private static Optional<PromptCodec> load(ModelSpec spec) {
         return tokenizerOf(spec).map(t -> new Codec(spec.id(), t));
     }
