@@ -50,15 +50,23 @@ public interface Kernels {
     void rope(float[] x, int offset, int nHeads, int headDim, int pos, float[] invFreq, boolean neox);
 
     /**
-     * One query head attending over cached keys/values at positions {@code from..to} (inclusive).
-     * Position p sits in cache slot {@code p % capacity}; each slot holds {@code kvStride} floats
-     * and this head's key/value start {@code kvOffset} into the slot. Scores are
-     * {@code scale * q.k}, softmax in float32, output written to {@code out[outOffset..+headDim)}.
-     * {@code scratch} has room for {@code to - from + 1} floats.
+     * One query head attending over cached keys/values at positions {@code from..to} (inclusive)
+     * of a paged cache: position p sits in slot {@link #slot(int[], int, int)
+     * (blocks[p >> blockShift] << blockShift) | (p & (2^blockShift - 1))}, i.e. the cache is made
+     * of blocks of {@code 2^blockShift} consecutive positions whose physical block numbers
+     * {@code blocks} lists. Each slot holds {@code kvStride} floats and this head's key/value start
+     * {@code kvOffset} into the slot. Scores are {@code scale * q.k}, softmax in float32, output
+     * written to {@code out[outOffset..+headDim)}. {@code scratch} has room for
+     * {@code to - from + 1} floats.
      */
     void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
-                   int headDim, int from, int to, int capacity, float scale,
+                   int headDim, int from, int to, int[] blocks, int blockShift, float scale,
                    float[] out, int outOffset, float[] scratch);
+
+    /** The physical slot of position {@code p} in a paged cache (see {@link #attention}). */
+    static int slot(int[] blocks, int blockShift, int p) {
+        return (blocks[p >>> blockShift] << blockShift) | (p & ((1 << blockShift) - 1));
+    }
 
     /** gate[i] = gelu_tanh(gate[i]) * up[i] for i < n (Gemma's gated GELU, tanh approximation). */
     void geluTanhMul(float[] gate, float[] up, int n);

@@ -241,11 +241,11 @@ public final class ScalarKernels implements Kernels {
 
     @Override
     public void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
-                          int headDim, int from, int to, int capacity, float scale,
+                          int headDim, int from, int to, int[] blocks, int blockShift, float scale,
                           float[] out, int outOffset, float[] scratch) {
         int n = to - from + 1;
         for (int t = 0; t < n; t++) {
-            int k = (from + t) % capacity * kvStride + kvOffset;
+            int k = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset;
             float dot = 0f;
             for (int i = 0; i < headDim; i++) {
                 dot += q[qOffset + i] * keys[k + i];
@@ -257,7 +257,7 @@ public final class ScalarKernels implements Kernels {
             out[outOffset + i] = 0f;
         }
         for (int t = 0; t < n; t++) {
-            int v = (from + t) % capacity * kvStride + kvOffset;
+            int v = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset;
             float p = scratch[t];
             for (int i = 0; i < headDim; i++) {
                 out[outOffset + i] += p * values[v + i];

@@ -235,12 +235,12 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     @Override
     public void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
-                          int headDim, int from, int to, int capacity, float scale,
+                          int headDim, int from, int to, int[] blocks, int blockShift, float scale,
                           float[] out, int outOffset, float[] scratch) {
         int n = to - from + 1;
-        int first = from % capacity;
-        for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
-            scratch[t] = scale * VectorRows.dot(q, qOffset, keys, slot * kvStride + kvOffset, headDim);
+        for (int t = 0; t < n; t++) {
+            scratch[t] = scale * VectorRows.dot(q, qOffset, keys,
+                    Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset, headDim);
         }
         // Softmax stays scalar: one exp per position, while the dot products are headDim wide.
         ScalarKernels.softmax(scratch, n);
@@ -251,8 +251,8 @@ public final class VectorKernels implements Kernels, AutoCloseable {
             FloatVector a1 = FloatVector.zero(F);
             FloatVector a2 = FloatVector.zero(F);
             FloatVector a3 = FloatVector.zero(F);
-            for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
-                int v = slot * kvStride + kvOffset + i;
+            for (int t = 0; t < n; t++) {
+                int v = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i;
                 FloatVector p = FloatVector.broadcast(F, scratch[t]);
                 a0 = FloatVector.fromArray(F, values, v).fma(p, a0);
                 a1 = FloatVector.fromArray(F, values, v + L).fma(p, a1);
@@ -266,15 +266,16 @@ public final class VectorKernels implements Kernels, AutoCloseable {
         }
         for (; i <= headDim - L; i += L) {
             FloatVector a0 = FloatVector.zero(F);
-            for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
-                a0 = FloatVector.fromArray(F, values, slot * kvStride + kvOffset + i).fma(FloatVector.broadcast(F, scratch[t]), a0);
+            for (int t = 0; t < n; t++) {
+                int v = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i;
+                a0 = FloatVector.fromArray(F, values, v).fma(FloatVector.broadcast(F, scratch[t]), a0);
             }
             a0.intoArray(out, outOffset + i);
         }
         for (; i < headDim; i++) {
             float a = 0f;
-            for (int t = 0, slot = first; t < n; t++, slot = slot + 1 == capacity ? 0 : slot + 1) {
-                a += scratch[t] * values[slot * kvStride + kvOffset + i];
+            for (int t = 0; t < n; t++) {
+                a += scratch[t] * values[Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i];
             }
             out[outOffset + i] = a;
         }

@@ -24,6 +24,9 @@ import dev.shardlight.engine.model.ModelWeights;
  * </pre>
  * then the final norm and the (tied) output projection. Activations are float32 throughout and
  * the work buffers are allocated once, so the token loop does not allocate.
+ *
+ * <p>Keys and values live in a paged cache ({@link PagedKvCache} over a {@link KvBlockPool});
+ * {@link #forwardBatch} runs the tokens of several sequences as one step (continuous batching).
  */
 public final class CpuForwardPass implements ForwardPass {
     /** Tokens per prefill chunk: weights are read once per chunk; sliding rings hold window + chunk - 1. */
@@ -45,7 +48,9 @@ public final class CpuForwardPass implements ForwardPass {
     private final float[] proj;
     private final float[] gate;
     private final float[] up;
-    private final float[] last;
+    // per row of a step: which sequence's cache and at which position
+    private final PagedKvCache[] rowCache;
+    private final int[] rowPos;
     private final ThreadLocal<float[]> scratch = ThreadLocal.withInitial(() -> new float[256]);
 
     public CpuForwardPass(Model model, Kernels kernels) {
@@ -68,7 +73,13 @@ public final class CpuForwardPass implements ForwardPass {
         proj = new float[chunk * c.hidden()];
         gate = new float[chunk * c.intermediate()];
         up = new float[chunk * c.intermediate()];
-        last = new float[c.hidden()];
+        rowCache = new PagedKvCache[chunk];
+        rowPos = new int[chunk];
+    }
+
+    /** Most rows (tokens of all sequences together) one {@link #forwardBatch} step takes. */
+    public int stepCapacity() {
+        return chunk;
     }
 
     @Override
@@ -81,14 +92,38 @@ public final class CpuForwardPass implements ForwardPass {
         return "cpu/" + k.name();
     }
 
+    /**
+     * A cache with a pool of its own, sized for one sequence of {@code maxLength} positions (the
+     * single-sequence path: CLI, tests). Serving shares one pool per replica ({@link #newCache(KvBlockPool, int)}).
+     */
     @Override
     public KvCache newCache(int maxLength) {
-        return new HeapKvCache(c, maxLength, chunk);
+        int b = KvBlockPool.DEFAULT_BLOCK_SIZE;
+        return new PagedKvCache(new KvBlockPool(c.kvDim(), b, PagedKvCache.blocksFor(c, b, maxLength, chunk)), c,
+                maxLength, chunk);
+    }
+
+    /** An empty cache for one sequence whose blocks come from {@code pool}. */
+    public PagedKvCache newCache(KvBlockPool pool, int maxLength) {
+        if (pool.kvDim() != c.kvDim()) {
+            throw new IllegalArgumentException("KV pool of width " + pool.kvDim() + " for a model of kv width " + c.kvDim());
+        }
+        return new PagedKvCache(pool, c, maxLength, chunk);
+    }
+
+    /** A pool of {@code bytes} for this model's sequences. */
+    public KvBlockPool newPool(long bytes, int blockSize) {
+        return KvBlockPool.ofBytes(c, bytes, blockSize);
+    }
+
+    /** Positions a sliding layer's cache may be rewound by ({@link KvCache#truncate}). */
+    public int rewindSlack() {
+        return chunk;
     }
 
     @Override
     public void forward(KvCache kvCache, int[] tokens, int offset, int count, float[] logits, boolean allPositions) {
-        HeapKvCache cache = (HeapKvCache) kvCache;
+        PagedKvCache cache = (PagedKvCache) kvCache;
         if (count < 1) {
             throw new IllegalArgumentException("forward needs at least one token");
         }
@@ -96,6 +131,23 @@ public final class CpuForwardPass implements ForwardPass {
             throw new IllegalArgumentException("sequence would reach " + (cache.length() + count)
                     + " positions; this cache holds " + cache.maxLength());
         }
+        checkTokens(tokens, offset, count);
+        Slice[] one = new Slice[1];
+        for (int done = 0; done < count; done += chunk) {
+            int n = Math.min(chunk, count - done);
+            boolean lastChunk = done + n == count;
+            one[0] = new Slice(cache, tokens, offset + done, n, allPositions ? n : lastChunk ? 1 : 0);
+            if (allPositions && done > 0) {
+                float[] rows = new float[n * c.vocab()];
+                forwardBatch(one, 1, rows);
+                System.arraycopy(rows, 0, logits, done * c.vocab(), rows.length);
+            } else {
+                forwardBatch(one, 1, logits);
+            }
+        }
+    }
+
+    private void checkTokens(int[] tokens, int offset, int count) {
         for (int i = 0; i < count; i++) {
             int t = tokens[offset + i];
             if (t < 0 || t >= c.vocab()) {
@@ -103,49 +155,66 @@ public final class CpuForwardPass implements ForwardPass {
                         + " is outside the vocabulary 0.." + (c.vocab() - 1));
             }
         }
-        for (int done = 0; done < count; done += chunk) {
-            int n = Math.min(chunk, count - done);
-            runChunk(cache, tokens, offset + done, n);
-            if (allPositions) {
-                logitsOf(n, logits, done * c.vocab());
-            } else if (done + n == count) {
-                System.arraycopy(x, (n - 1) * c.hidden(), last, 0, c.hidden());
-                k.rmsnorm(last, 0, last, 0, c.hidden(), 1, w.outputNorm(), c.normWeightOffset(), c.eps());
-                k.matmul(w.output(), last, logits, 1);
+    }
+
+    /**
+     * One sequence's part of a batched step: {@code tokens[offset .. offset+count)} at positions
+     * {@code cache.length()} onwards, and how many of its last rows need logits (0, 1 or count).
+     */
+    public record Slice(PagedKvCache cache, int[] tokens, int offset, int count, int logitRows) {
+    }
+
+    /**
+     * One iteration of continuous batching: the slices of several sequences (prefill chunks and
+     * single decode tokens alike) run as one matrix through every weight, so each weight is read
+     * once for the whole batch; attention runs per row over its own sequence's paged cache.
+     * Together the slices have at most {@link #stepCapacity()} tokens, and every cache has been
+     * {@linkplain PagedKvCache#reserve reserved} for them (reserving here fails if the pool is out).
+     * {@code logits} receives, slice by slice, the {@code logitRows} rows each asked for.
+     */
+    public void forwardBatch(Slice[] slices, int count, float[] logits) {
+        int n = 0;
+        for (int s = 0; s < count; s++) {
+            Slice sl = slices[s];
+            PagedKvCache cache = sl.cache();
+            if (n + sl.count() > chunk) {
+                throw new IllegalArgumentException("a step of more than " + chunk + " tokens");
             }
-        }
-    }
-
-    /** Final norm and output projection of the chunk's n rows into logits[at ..]. */
-    private void logitsOf(int n, float[] logits, int at) {
-        int H = c.hidden();
-        k.rmsnorm(h, 0, x, 0, H, n, w.outputNorm(), c.normWeightOffset(), c.eps());
-        if (at == 0) {
-            k.matmul(w.output(), h, logits, n);
-        } else {
-            float[] rows = new float[n * c.vocab()];
-            k.matmul(w.output(), h, rows, n);
-            System.arraycopy(rows, 0, logits, at, rows.length);
-        }
-    }
-
-    private void runChunk(HeapKvCache cache, int[] tokens, int offset, int n) {
-        int H = c.hidden();
-        int start = cache.length();
-        cache.reserve(start + n);
-        for (int i = 0; i < n; i++) {
-            k.dequantizeRow(w.tokenEmbedding(), tokens[offset + i], x, i * H);
+            if (!cache.reserve(cache.length() + sl.count())) {
+                throw new IllegalStateException("KV pool has no free block for the step (reserve before forwardBatch)");
+            }
+            for (int i = 0; i < sl.count(); i++) {
+                rowCache[n + i] = cache;
+                rowPos[n + i] = cache.length() + i;
+                k.dequantizeRow(w.tokenEmbedding(), sl.tokens()[sl.offset() + i], x, (n + i) * c.hidden());
+            }
+            n += sl.count();
         }
         if (c.embedScale() != 1f) {
-            k.scale(x, n * H, c.embedScale());
+            k.scale(x, n * c.hidden(), c.embedScale());
         }
         for (int l = 0; l < c.layers(); l++) {
-            layer(l, w.layers()[l], cache, start, n);
+            layer(l, w.layers()[l], n);
         }
-        cache.advance(n);
+        int row = 0;
+        int out = 0;
+        int H = c.hidden();
+        for (int s = 0; s < count; s++) {
+            Slice sl = slices[s];
+            for (int i = sl.count() - sl.logitRows(); i < sl.count(); i++) {
+                System.arraycopy(x, (row + i) * H, h, out++ * H, H);
+            }
+            row += sl.count();
+            sl.cache().advance(sl.count());
+        }
+        if (out > 0) {
+            k.rmsnorm(h, 0, h, 0, H, out, w.outputNorm(), c.normWeightOffset(), c.eps());
+            k.matmul(w.output(), h, logits, out);
+        }
+        java.util.Arrays.fill(rowCache, 0, n, null);
     }
 
-    private void layer(int l, LayerWeights lw, HeapKvCache cache, int start, int n) {
+    private void layer(int l, LayerWeights lw, int n) {
         int H = c.hidden();
         int qDim = c.qDim();
         int kvDim = c.kvDim();
@@ -162,16 +231,15 @@ public final class CpuForwardPass implements ForwardPass {
             k.rmsnorm(kv, 0, kv, 0, hd, n * c.kvHeads(), lw.kNorm(), off, eps);
         }
         float[] invFreq = c.invFreq()[l];
-        int cap = cache.capacity[l];
-        float[] keys = cache.keys[l];
-        float[] values = cache.values[l];
         for (int i = 0; i < n; i++) {
-            int pos = start + i;
+            int pos = rowPos[i];
             k.rope(q, i * qDim, c.heads(), hd, pos, invFreq, c.neoxRope());
             k.rope(kv, i * kvDim, c.kvHeads(), hd, pos, invFreq, c.neoxRope());
-            int slot = pos % cap;
-            System.arraycopy(kv, i * kvDim, keys, slot * kvDim, kvDim);
-            System.arraycopy(vv, i * kvDim, values, slot * kvDim, kvDim);
+            PagedKvCache cache = rowCache[i];
+            KvBlockPool pool = cache.pool();
+            int slot = Kernels.slot(cache.table[l], pool.blockShift, pos);
+            System.arraycopy(kv, i * kvDim, pool.keys, slot * kvDim, kvDim);
+            System.arraycopy(vv, i * kvDim, pool.values, slot * kvDim, kvDim);
         }
         boolean sliding = c.sliding()[l];
         int window = c.slidingWindow();
@@ -181,15 +249,17 @@ public final class CpuForwardPass implements ForwardPass {
         k.forEach(n * heads, task -> {
             int i = task / heads;
             int head = task % heads;
-            int pos = start + i;
+            int pos = rowPos[i];
+            PagedKvCache cache = rowCache[i];
+            KvBlockPool pool = cache.pool();
             int from = sliding ? Math.max(0, pos - window + 1) : 0;
             float[] s = scratch.get();
             if (s.length < pos - from + 1) {
                 s = new float[Math.max(pos - from + 1, s.length * 2)];
                 scratch.set(s);
             }
-            k.attention(q, i * qDim + head * hd, keys, values, kvDim, (head / group) * hd, hd, from, pos, cap, scale,
-                    att, i * qDim + head * hd, s);
+            k.attention(q, i * qDim + head * hd, pool.keys, pool.values, kvDim, (head / group) * hd, hd, from, pos,
+                    cache.table[l], pool.blockShift, scale, att, i * qDim + head * hd, s);
         });
         matmul(lw.wo(), att, proj, n);
         if (gemma) {

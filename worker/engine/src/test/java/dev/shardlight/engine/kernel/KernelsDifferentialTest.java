@@ -158,23 +158,28 @@ class KernelsDifferentialTest {
         }
     }
 
-    /** from..to spans the end of the ring buffer, so slots wrap from capacity - 1 to 0. */
+    /** from..to spans several blocks of a paged cache whose physical blocks are out of order. */
     @ParameterizedTest
     @ValueSource(ints = {256, 64, 72, 20})
-    void attentionMatchesScalarAcrossRingBufferWrap(int headDim) {
-        int capacity = 50;
+    void attentionMatchesScalarOverScatteredBlocks(int headDim) {
+        int shift = 3; // blocks of 8 positions
+        int[] blocks = new int[22];
+        for (int b = 0; b < blocks.length; b++) {
+            blocks[b] = (b * 7 + 3) % blocks.length; // a permutation: neighbours are far apart
+        }
+        int slots = blocks.length << shift;
         int kvStride = 3 * headDim;
         int kvOffset = headDim;
-        float[] keys = RandomWeights.activations(capacity * kvStride, 1);
-        float[] values = RandomWeights.activations(capacity * kvStride, 2);
+        float[] keys = RandomWeights.activations(slots * kvStride, 1);
+        float[] values = RandomWeights.activations(slots * kvStride, 2);
         float[] q = RandomWeights.activations(headDim + 2, 3);
         float scale = (float) (1 / Math.sqrt(headDim));
-        for (int[] span : new int[][] {{130, 170}, {0, 0}, {140, 149}, {101, 150}}) {
+        for (int[] span : new int[][] {{130, 170}, {0, 0}, {140, 149}, {101, 150}, {7, 8}, {0, 175}}) {
             float[] expected = new float[headDim + 1];
             float[] actual = new float[headDim + 1];
-            SCALAR.attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], capacity,
+            SCALAR.attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], blocks, shift,
                     scale, expected, 1, new float[span[1] - span[0] + 1]);
-            VECTOR[0].attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], capacity,
+            VECTOR[0].attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], blocks, shift,
                     scale, actual, 1, new float[span[1] - span[0] + 1]);
             // outputs are convex combinations of values in [-2, 2); scores differ by reordering only
             assertArrayEquals(expected, actual, 2e-5f, "positions " + span[0] + ".." + span[1]);
