@@ -249,6 +249,9 @@ final class GenerateSession extends AbstractBehavior<Object> {
             return this; // from a replica we left
         }
         completed = c;
+        if (c.queueMicros() > 0) {
+            metrics.queueTime.labelValues(request.model()).observe(c.queueMicros() / 1e6);
+        }
         release(); // the replica is done with us, even if the client is still reading
         return drain();
     }
@@ -358,7 +361,8 @@ final class GenerateSession extends AbstractBehavior<Object> {
         }
         client.onNext(GenerateResponse.newBuilder().setFinished(Finished.newBuilder()
                 .setReason(reason)
-                .setUsage(Usage.newBuilder().setPromptTokens(request.prompt().length).setCompletionTokens(written))
+                .setUsage(Usage.newBuilder().setPromptTokens(request.prompt().length).setCompletionTokens(written)
+                        .setCachedTokens(completed == null ? 0 : completed.cachedTokens()))
                 .setModel(request.model()).setReplica(replicaId == null ? "" : replicaId)
                 .setRequestId(request.requestId())).build());
         client.onCompleted();

@@ -4,7 +4,9 @@ import dev.shardlight.router.RouterView;
 import dev.shardlight.worker.LocalReplicas;
 import dev.shardlight.worker.ModelReplica;
 import dev.shardlight.worker.ReplicaId;
+import dev.shardlight.engine.runtime.BatchScheduler;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -28,6 +30,7 @@ public final class ServingMetrics {
     final Counter promptTokens;
     final Counter completionTokens;
     final Gauge inFlight;
+    final Histogram queueTime;
 
     public ServingMetrics(PrometheusRegistry registry, RouterView view) {
         this(registry, view, null);
@@ -56,13 +59,39 @@ public final class ServingMetrics {
                 .help("Tokens streamed to clients").labelNames("model", "tenant").register(registry);
         inFlight = Gauge.builder().name("shardlight_gateway_in_flight_requests")
                 .help("Generate calls this gateway is serving").labelNames("model").register(registry);
+        queueTime = Histogram.builder().name("shardlight_queue_time_seconds")
+                .help("Time a sequence waited on its replica for a batch slot and KV blocks")
+                .labelNames("model").classicUpperBounds(LATENCY_BUCKETS).classicOnly().register(registry);
         ReplicaSource replicas = local == null ? clusterView(view) : localReplicas(local);
+        batchGauge(registry, replicas, "shardlight_replica_batch_size",
+                "Sequences in a replica's last engine step", BatchScheduler.Stats::lastBatchSize);
+        batchGauge(registry, replicas, "shardlight_replica_step_tokens",
+                "Tokens (prefill and decode rows) in a replica's last engine step", BatchScheduler.Stats::lastStepRows);
+        batchGauge(registry, replicas, "shardlight_replica_kv_blocks_used",
+                "KV blocks held by a replica's sequences", BatchScheduler.Stats::kvBlocksUsed);
+        batchGauge(registry, replicas, "shardlight_replica_kv_blocks_free",
+                "KV blocks a replica can hand out (free, or held only by unused prefix-cache entries)",
+                BatchScheduler.Stats::kvBlocksFree);
+        batchGauge(registry, replicas, "shardlight_replica_kv_blocks_cached",
+                "KV blocks held only by unused prefix-cache entries (evictable)", BatchScheduler.Stats::kvBlocksCached);
+        batchCounter(registry, replicas, "shardlight_replica_engine_steps",
+                "Batched engine steps a replica ran", BatchScheduler.Stats::steps);
+        batchCounter(registry, replicas, "shardlight_replica_processed_tokens",
+                "Tokens a replica's engine steps processed (divide by steps for tokens per step)",
+                BatchScheduler.Stats::stepRows);
+        batchCounter(registry, replicas, "shardlight_replica_prefix_cache_queried_tokens",
+                "Prompt tokens (whole blocks) looked up in a replica's prefix cache", BatchScheduler.Stats::prefixQueriedTokens);
+        batchCounter(registry, replicas, "shardlight_replica_prefix_cache_hit_tokens",
+                "Prompt tokens found in a replica's prefix cache (hit rate = hit / queried)",
+                BatchScheduler.Stats::prefixHitTokens);
+        batchCounter(registry, replicas, "shardlight_replica_preemptions",
+                "Sequences a replica preempted (recomputed later) for lack of KV blocks", BatchScheduler.Stats::preemptions);
         replicaGauge(registry, replicas, "shardlight_replica_queue_depth",
                 "Requests waiting in a replica's queue, as last reported", ModelReplica.Status::queued);
         replicaGauge(registry, replicas, "shardlight_replica_in_flight_requests",
                 "Sequences a replica is decoding, as last reported", ModelReplica.Status::inFlight);
         replicaGauge(registry, replicas, "shardlight_replica_kv_cache_bytes",
-                "KV cache bytes held by a replica's running sequence, as last reported", ModelReplica.Status::kvBytes);
+                "KV cache bytes held by a replica's sequences, as last reported", ModelReplica.Status::kvBytes);
         GaugeWithCallback.builder().name("shardlight_replica_info")
                 .help("1 per replica with where it is placed and its state (pending, loading, ready, failed)")
                 .labelNames("model", "replica", "node", "state")
@@ -90,6 +119,27 @@ public final class ServingMetrics {
     private static ReplicaSource localReplicas(LocalReplicas local) {
         return visitor -> local.statuses().forEach(s -> visitor.visit(ReplicaId.parse(s.replicaId()).model(),
                 s.replicaId(), s.node(), s, s.state().name().toLowerCase(java.util.Locale.ROOT)));
+    }
+
+    private static void batchGauge(PrometheusRegistry registry, ReplicaSource replicas, String name, String help,
+                                   ToDoubleFunction<BatchScheduler.Stats> value) {
+        GaugeWithCallback.builder().name(name).help(help).labelNames("model", "replica", "node")
+                .callback(cb -> replicas.forEach((model, replica, node, status, state) -> {
+                    if (status != null && status.batch() != null) {
+                        cb.call(value.applyAsDouble(status.batch()), model, replica, status.node());
+                    }
+                })).register(registry);
+    }
+
+    /** Cumulative per-replica numbers (they restart from 0 when a replica restarts, as counters may). */
+    private static void batchCounter(PrometheusRegistry registry, ReplicaSource replicas, String name, String help,
+                                     ToDoubleFunction<BatchScheduler.Stats> value) {
+        CounterWithCallback.builder().name(name).help(help).labelNames("model", "replica", "node")
+                .callback(cb -> replicas.forEach((model, replica, node, status, state) -> {
+                    if (status != null && status.batch() != null) {
+                        cb.call(value.applyAsDouble(status.batch()), model, replica, status.node());
+                    }
+                })).register(registry);
     }
 
     /** A per-replica gauge read at scrape time. */

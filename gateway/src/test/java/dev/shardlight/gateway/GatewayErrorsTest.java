@@ -40,7 +40,8 @@ class GatewayErrorsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        cluster = TestNodes.start(TestNodes.config(List.of(TestNodes.model("tiny", TestNodes.tinyGemma(), 1, 256, 0)), ""));
+        cluster = TestNodes.start(TestNodes.config(List.of(TestNodes.model("tiny", TestNodes.tinyGemma(), 1, 256, 0)
+                .replace(" }", ", max-batch = 1, step-tokens = 64 }")), ""));
         channel = cluster.channel();
         stub = InferenceGrpc.newBlockingStub(channel);
     }
@@ -53,7 +54,7 @@ class GatewayErrorsTest {
 
     @BeforeEach
     void replicaIsIdle() throws InterruptedException {
-        await(() -> replica().status().inFlight() == 0, "replica idle before the test");
+        await(() -> replica().status().load() == 0, "replica idle before the test");
     }
 
     static GenerateRequest.Builder tokens(int maxTokens, int... ids) {
@@ -138,7 +139,7 @@ class GatewayErrorsTest {
         } finally {
             slow.call.cancel("test cancels", null);
         }
-        await(() -> replica().status().inFlight() == 0 && replica().status().kvBytes() == 0, "cancelled stream freed its KV cache");
+        await(() -> replica().status().load() == 0 && replica().status().kvBytes() == 0, "cancelled stream freed its KV cache");
         assertEquals(Status.Code.CANCELLED, slow.end.get(5, TimeUnit.SECONDS).getCode());
     }
 
@@ -146,7 +147,7 @@ class GatewayErrorsTest {
     void anExpiredDeadlineEndsTheCallAndFreesTheReplica() throws Exception {
         StalledCall slow = StalledCall.start(channel, tokens(240, LONG_PROMPT).build(), 1);
         assertEquals(Status.Code.DEADLINE_EXCEEDED, slow.end.get(10, TimeUnit.SECONDS).getCode());
-        await(() -> replica().status().inFlight() == 0 && replica().status().kvBytes() == 0, "expired stream freed its KV cache");
+        await(() -> replica().status().load() == 0 && replica().status().kvBytes() == 0, "expired stream freed its KV cache");
         // The replica serves the next request normally.
         List<GenerateResponse> next = new java.util.ArrayList<>();
         stub.withDeadlineAfter(30, TimeUnit.SECONDS).generate(tokens(3, 2, 9).build()).forEachRemaining(next::add);

@@ -93,11 +93,12 @@ class WorkerNodeMetricsTest {
             do {
                 Thread.sleep(50);
                 text = scrape(worker);
-            } while (!text.contains("shardlight_replica_in_flight_requests" + labels + " 1") && System.nanoTime() < end);
+            } while (!(text.contains("shardlight_replica_in_flight_requests" + labels + " 1")
+                    && !text.contains("shardlight_replica_kv_cache_bytes" + labels + " 0.0")) && System.nanoTime() < end);
             assertTrue(text.contains("shardlight_replica_in_flight_requests" + labels + " 1"), text);
             String kvLine = text.lines().filter(l -> l.startsWith("shardlight_replica_kv_cache_bytes" + labels))
                     .findFirst().orElseThrow();
-            assertTrue(Double.parseDouble(kvLine.substring(kvLine.lastIndexOf(' ') + 1)) > 0, kvLine);
+            assertTrue(Double.parseDouble(kvLine.substring(kvLine.lastIndexOf(' ') + 1)) > 0, kvLine + "\n" + text);
         } finally {
             busy.call.cancel("done", null);
         }

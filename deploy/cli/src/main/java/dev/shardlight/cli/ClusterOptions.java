@@ -18,7 +18,7 @@ import java.util.Set;
  */
 final class ClusterOptions {
     static final Set<String> VALUED = Set.of("config", "host", "port", "grpc-port", "http-port", "tokenizer-port", "metrics-port", "seed-nodes", "roles",
-            "memory-mb", "replicas", "context-length", "kv-budget-mb", "queue-capacity", "threads");
+            "memory-mb", "replicas", "context-length", "kv-budget-mb", "queue-capacity", "threads", "max-batch", "step-tokens");
 
     record Parsed(Args args, List<String> models) {
     }
@@ -94,6 +94,8 @@ final class ClusterOptions {
         m.put("context-length", a.getInt("context-length", 4096));
         m.put("kv-budget-mb", a.getInt("kv-budget-mb", 256));
         m.put("queue-capacity", a.getInt("queue-capacity", 8));
+        m.put("max-batch", a.getInt("max-batch", dev.shardlight.worker.ModelSpec.Batching.DEFAULT.maxBatch()));
+        m.put("step-tokens", a.getInt("step-tokens", dev.shardlight.worker.ModelSpec.Batching.DEFAULT.stepTokens()));
         return m;
     }
 

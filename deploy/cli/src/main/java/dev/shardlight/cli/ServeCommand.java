@@ -25,7 +25,7 @@ final class ServeCommand implements Subcommand {
     @Override
     public String summary() {
         return "serve [--model [ID=]PATH]... [--grpc-port 50051] [--http-port 8080] [--metrics-port 9464] [--host 127.0.0.1] [--replicas N]"
-                + " [--context-length N] [--kv-budget-mb N] [--queue-capacity N] [--memory-mb N] [--threads N] [--config FILE]";
+                + " [--context-length N] [--kv-budget-mb N] [--queue-capacity N] [--max-batch N] [--step-tokens N] [--memory-mb N] [--threads N] [--config FILE]";
     }
 
     @Override

@@ -9,6 +9,8 @@ import dev.shardlight.gateway.PromptCodec;
 import dev.shardlight.gateway.ShardlightNode;
 import dev.shardlight.gateway.TokenizerCodecs;
 import dev.shardlight.worker.EngineReplica;
+import dev.shardlight.engine.runtime.BatchScheduler;
+import dev.shardlight.engine.runtime.TokenLogprobs;
 import dev.shardlight.worker.ReplicaEngine;
 import io.grpc.inprocess.InProcessServerBuilder;
 import org.junit.jupiter.api.AfterAll;
@@ -61,29 +63,58 @@ class OpenAiHttpTest {
             }
 
             @Override
-            public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
-                                       Generator.TokenObserver onToken, BooleanSupplier cancelled) {
+            public String refusal(int promptTokens, int maxTokens) {
+                return real.refusal(promptTokens, maxTokens);
+            }
+
+            @Override
+            public void submit(BatchScheduler.Request request, BatchScheduler.Sink sink) {
                 AtomicInteger n = new AtomicInteger();
                 running.incrementAndGet();
-                try {
-                    return real.generate(prompt, maxTokens, sampling, stopTokens, logprobs, (t, lp) -> {
+                real.submit(request, new BatchScheduler.Sink() {
+                    @Override
+                    public boolean ready() {
+                        return sink.ready();
+                    }
+
+                    @Override
+                    public boolean cancelled() {
+                        return sink.cancelled();
+                    }
+
+                    @Override
+                    public void token(int token, TokenLogprobs logprobs) {
                         n.incrementAndGet();
                         try {
                             Thread.sleep(10);
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
                         }
-                        onToken.onToken(t, lp);
-                    }, cancelled);
-                } finally {
-                    producedPerSequence.add(n.get());
-                    running.decrementAndGet();
-                }
+                        sink.token(token, logprobs);
+                    }
+
+                    @Override
+                    public void finished(BatchScheduler.Result result) {
+                        producedPerSequence.add(n.get());
+                        running.decrementAndGet();
+                        sink.finished(result);
+                    }
+                });
             }
 
             @Override
-            public long kvBytesInUse() {
-                return real.kvBytesInUse();
+            public boolean step() {
+                return real.step();
+            }
+
+            @Override
+            public boolean busy() {
+                return real.busy();
+            }
+
+            @Override
+            public BatchScheduler.Stats stats() {
+                return real.stats();
             }
 
             @Override

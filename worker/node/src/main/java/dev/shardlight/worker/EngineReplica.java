@@ -3,32 +3,29 @@ package dev.shardlight.worker;
 import dev.shardlight.engine.kernel.Backends;
 import dev.shardlight.engine.model.Model;
 import dev.shardlight.engine.model.ModelConfig;
+import dev.shardlight.engine.runtime.BatchScheduler;
 import dev.shardlight.engine.runtime.CpuForwardPass;
-import dev.shardlight.engine.runtime.ForwardPass;
-import dev.shardlight.engine.runtime.Generation;
-import dev.shardlight.engine.runtime.Generator;
-import dev.shardlight.engine.runtime.KvCache;
-import dev.shardlight.engine.runtime.SamplingParams;
 
 import java.nio.file.Path;
-import java.util.function.BooleanSupplier;
 
 /**
- * The real engine behind a replica: the model memory-mapped from its file, a CPU forward pass
- * on the process-wide kernels, and the engine's {@link Generator}. The forward pass is wrapped
- * so the replica can see (and report) the KV cache of the running sequence; the cache becomes
- * garbage as soon as {@link #generate} returns, cancelled or not.
+ * The real engine behind a replica: the model memory-mapped from its file, a CPU forward pass on
+ * the process-wide kernels whose step holds {@link ModelSpec.Batching#stepTokens()} tokens, and a
+ * {@link BatchScheduler} over a KV pool of the declared {@link ModelSpec#kvBudgetBytes()}.
  */
 public final class EngineReplica implements ReplicaEngine {
     private final Model model;
-    private final ForwardPass forward;
+    private final BatchScheduler scheduler;
     private final Info info;
-    private volatile KvCache live;
 
-    private EngineReplica(Model model, ForwardPass forward) {
+    private EngineReplica(Model model, ModelSpec spec) {
         this.model = model;
-        this.forward = forward;
         ModelConfig c = model.config();
+        ModelSpec.Batching b = spec.batching();
+        CpuForwardPass forward = new CpuForwardPass(model, Backends.kernels(), b.stepTokens());
+        this.scheduler = new BatchScheduler(forward, new BatchScheduler.Options(spec.kvBudgetBytes(),
+                dev.shardlight.engine.runtime.KvBlockPool.DEFAULT_BLOCK_SIZE, b.maxBatch(), b.prefixCaching(),
+                b.sharedPrefixCache()));
         this.info = new Info(c.architecture().name().toLowerCase(java.util.Locale.ROOT), c.contextLength(), c.vocab(),
                 forward.backend());
     }
@@ -36,7 +33,7 @@ public final class EngineReplica implements ReplicaEngine {
     public static EngineReplica open(ModelSpec spec) throws Exception {
         Model model = Model.load(Path.of(spec.path()));
         try {
-            return new EngineReplica(model, new CpuForwardPass(model, Backends.kernels()));
+            return new EngineReplica(model, spec);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -49,54 +46,41 @@ public final class EngineReplica implements ReplicaEngine {
     }
 
     @Override
-    public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
-                               Generator.TokenObserver onToken, BooleanSupplier cancelled) {
-        try {
-            return new Generator(new Tracking()).generate(prompt, maxTokens, sampling, stopTokens, logprobs, onToken,
-                    cancelled);
-        } finally {
-            live = null;
-        }
+    public String refusal(int promptTokens, int maxTokens) {
+        return scheduler.refusal(promptTokens, maxTokens);
     }
 
     @Override
-    public long kvBytesInUse() {
-        KvCache c = live;
-        return c == null ? 0 : c.bytes();
+    public void submit(BatchScheduler.Request request, BatchScheduler.Sink sink) {
+        scheduler.submit(request, sink);
+    }
+
+    @Override
+    public boolean step() {
+        return scheduler.step();
+    }
+
+    @Override
+    public boolean busy() {
+        return scheduler.busy();
+    }
+
+    @Override
+    public BatchScheduler.Stats stats() {
+        return scheduler.stats();
+    }
+
+    /** The model's forward pass, for engine-thread work beside batching (e.g. label scoring). */
+    Model model() {
+        return model;
     }
 
     @Override
     public void close() {
-        forward.close();
         try {
             model.close();
         } catch (Exception e) {
             throw new IllegalStateException("closing " + model.path() + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Delegates to the forward pass and remembers the cache it hands out. */
-    private final class Tracking implements ForwardPass {
-        @Override
-        public ModelConfig config() {
-            return forward.config();
-        }
-
-        @Override
-        public String backend() {
-            return forward.backend();
-        }
-
-        @Override
-        public KvCache newCache(int maxLength) {
-            KvCache c = forward.newCache(maxLength);
-            live = c;
-            return c;
-        }
-
-        @Override
-        public void forward(KvCache cache, int[] tokens, int offset, int count, float[] logits, boolean allPositions) {
-            forward.forward(cache, tokens, offset, count, logits, allPositions);
         }
     }
 }

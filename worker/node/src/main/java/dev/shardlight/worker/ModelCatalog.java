@@ -16,7 +16,8 @@ import java.util.Optional;
  * <pre>
  * shardlight.models = [
  *   { id = "gemma3-1b", path = "/models/gemma-3-1b-it-q8_0.gguf", replicas = 2,
- *     context-length = 4096, kv-budget-mb = 256, weights-mb = 0, queue-capacity = 8 }
+ *     context-length = 4096, kv-budget-mb = 256, weights-mb = 0, queue-capacity = 8,
+ *     max-batch = 16, step-tokens = 64, prefix-caching = on, prefix-cache-shared = off }
  * ]
  * </pre>
  */
@@ -46,7 +47,12 @@ public final class ModelCatalog {
                         c.hasPath("context-length") ? c.getInt("context-length") : 4096,
                         (c.hasPath("kv-budget-mb") ? c.getLong("kv-budget-mb") : 256) << 20,
                         (c.hasPath("weights-mb") ? c.getLong("weights-mb") : 0) << 20,
-                        c.hasPath("queue-capacity") ? c.getInt("queue-capacity") : 8));
+                        c.hasPath("queue-capacity") ? c.getInt("queue-capacity") : 8,
+                        new ModelSpec.Batching(
+                                c.hasPath("max-batch") ? c.getInt("max-batch") : ModelSpec.Batching.DEFAULT.maxBatch(),
+                                c.hasPath("step-tokens") ? c.getInt("step-tokens") : ModelSpec.Batching.DEFAULT.stepTokens(),
+                                !c.hasPath("prefix-caching") || c.getBoolean("prefix-caching"),
+                                c.hasPath("prefix-cache-shared") && c.getBoolean("prefix-cache-shared"))));
             } catch (ConfigException | IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
             }

@@ -19,17 +19,22 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.cluster.typed.Cluster;
 
+import dev.shardlight.engine.runtime.BatchScheduler;
+
 import java.util.ArrayDeque;
 import java.util.Iterator;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One replica of a declared model: a sharded entity (id {@code model#index}, see {@link ReplicaId})
- * that owns one engine instance, a bounded request queue and one running sequence at a time
- * (continuous batching comes later). Loading and decoding run on the replica's own engine thread,
- * never on the actor dispatcher; that thread streams {@link Tokens} straight to the requester under
- * credit-based backpressure ({@link ActiveSequence}).
+ * that owns one engine instance running many sequences at once by continuous batching
+ * ({@link BatchScheduler}: {@code max-batch} slots, then {@code queue-capacity} waiting). Loading
+ * and every batched step run on the replica's own engine thread, never on the actor dispatcher;
+ * that thread streams {@link Tokens} straight to each requester under credit-based backpressure
+ * ({@link ActiveSequence}).
  *
  * <p>State is not persisted: when a worker dies, sharding starts the replica again on a worker
  * with room (the router's periodic status poll is what wakes it), which loads the model anew.
@@ -58,7 +63,19 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
      */
     public record Generate(String requestId, String tenant, int[] prompt, int maxTokens, SamplingParams sampling,
                            int[] stopTokens, long deadlineEpochMillis, int initialCredit,
-                           ActorRef<Event> replyTo, int logprobs) implements Command {
+                           ActorRef<Event> replyTo, int logprobs, int priority, double weight) implements Command {
+        /** A request of the default priority class (0) and fair-share weight (1). */
+        public Generate(String requestId, String tenant, int[] prompt, int maxTokens, SamplingParams sampling,
+                        int[] stopTokens, long deadlineEpochMillis, int initialCredit, ActorRef<Event> replyTo,
+                        int logprobs) {
+            this(requestId, tenant, prompt, maxTokens, sampling, stopTokens, deadlineEpochMillis, initialCredit, replyTo,
+                    logprobs, 0, 1.0);
+        }
+
+        /** The tenant's fair-share weight; a sender that predates the field (0) means 1. */
+        double effectiveWeight() {
+            return weight > 0 ? weight : 1.0;
+        }
     }
 
     /** The requester wrote {@code tokens} more tokens to its client and can take as many again. */
@@ -116,10 +133,15 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     /**
      * The sequence ended; {@code completionTokens} is how many {@link Tokens} ids were sent, so the
-     * requester can tell whether any are still in flight.
+     * requester can tell whether any are still in flight; {@code cachedTokens} of the prompt came
+     * from the replica's prefix cache; {@code queueMicros} is how long it waited for a batch slot
+     * and KV blocks (0 if it never started).
      */
     public record Completed(String requestId, Finish finish, int promptTokens, int completionTokens,
-                            String message) implements Event {
+                            String message, int cachedTokens, long queueMicros) implements Event {
+        public Completed(String requestId, Finish finish, int promptTokens, int completionTokens, String message) {
+            this(requestId, finish, promptTokens, completionTokens, message, 0, 0);
+        }
     }
 
     public enum State { LOADING, READY, FAILED }
@@ -129,7 +151,13 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
      *                      context capped by the model's own (0 while loading)
      */
     public record Status(String replicaId, String node, State state, String message, ReplicaEngine.Info info,
-                         int contextLength, int queued, int inFlight, long kvBytes) implements ClusterMessage {
+                         int contextLength, int queued, int inFlight, long kvBytes,
+                         dev.shardlight.engine.runtime.BatchScheduler.Stats batch) implements ClusterMessage {
+        public Status(String replicaId, String node, State state, String message, ReplicaEngine.Info info,
+                      int contextLength, int queued, int inFlight, long kvBytes) {
+            this(replicaId, node, state, message, info, contextLength, queued, inFlight, kvBytes, null);
+        }
+
         public int load() {
             return queued + inFlight;
         }
@@ -196,26 +224,32 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     // ---- behavior -------------------------------------------------------------------------
 
+    /** How long the engine loop waits before looking again when every sequence waits for credit. */
+    static final long IDLE_POLL_MILLIS = 10;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelReplica.class);
+
     private final java.util.Map<ActorRef<?>, Integer> watchedRequests = new java.util.HashMap<>();
     private final ReplicaId id;
     private final ModelSpec spec;
     private final String node;
-    private final ExecutorService engineThread;
-    private final ArrayDeque<Generate> queue = new ArrayDeque<>();
+    private final ScheduledExecutorService engineThread;
+    /** Requests admitted while the model loads; handed to the engine once it is ready. */
+    private final ArrayDeque<Generate> pending = new ArrayDeque<>();
+    /** Sequences handed to the engine (waiting there or running) that have not ended. */
+    private final java.util.LinkedHashMap<String, ActiveSequence> active = new java.util.LinkedHashMap<>();
     private State state = State.LOADING;
     private String message = "loading";
     private ReplicaEngine engine;
-    private ActiveSequence running;
     private boolean stopping;
     private final LocalReplicas local;
-    /** What other threads (metrics scrapes) see: the last status the actor published, KV bytes read live. */
+    private final AtomicBoolean loopQueued = new AtomicBoolean();
+    /** What other threads (metrics scrapes) see: the last status the actor published, engine numbers read live. */
     private volatile Status published;
     private volatile ReplicaEngine publishedEngine;
     private final java.util.function.Supplier<Status> liveStatus = () -> {
         Status s = published;
         ReplicaEngine e = publishedEngine;
-        return s == null || e == null ? s : new Status(s.replicaId(), s.node(), s.state(), s.message(), s.info(),
-                s.contextLength(), s.queued(), s.inFlight(), e.kvBytesInUse());
+        return s == null || e == null ? s : withEngine(s, e);
     };
 
     private ModelReplica(ActorContext<Command> ctx, ReplicaId id, ModelCatalog catalog, ReplicaEngine.Factory engines,
@@ -226,7 +260,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         this.spec = catalog.find(id.model()).orElse(null);
         var address = Cluster.get(ctx.getSystem()).selfMember().address();
         this.node = address.getHost().orElse("local") + ":" + address.getPort().map(String::valueOf).orElse("0");
-        this.engineThread = Executors.newSingleThreadExecutor(r -> {
+        this.engineThread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "replica-" + id);
             t.setDaemon(true);
             return t;
@@ -287,6 +321,11 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 .build();
     }
 
+    /** Batch slots plus queue: how many sequences this replica holds before it refuses more. */
+    private int capacity() {
+        return spec.batching().maxBatch() + spec.queueCapacity();
+    }
+
     private Behavior<Command> onGenerate(Generate g) {
         String refusal = validate(g);
         if (refusal != null) {
@@ -294,14 +333,21 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         } else if (stopping || state == State.FAILED) {
             g.replyTo().tell(new Rejected(g.requestId(), Refusal.UNAVAILABLE,
                     "replica " + id + " on " + node + (stopping ? " is moving" : " failed: " + message)));
-        } else if (queue.size() >= spec.queueCapacity() && (running != null || state != State.READY)) {
+        } else if (active.size() + pending.size() >= capacity()) {
+            int running = engine == null ? 0 : engine.stats().running();
             g.replyTo().tell(new Rejected(g.requestId(), Refusal.QUEUE_FULL,
-                    "replica " + id + " queue is full (" + queue.size() + " waiting, capacity " + spec.queueCapacity() + ")"));
+                    "replica " + id + " queue is full (" + running + " running, "
+                            + (active.size() + pending.size() - running) + " waiting, capacity "
+                            + spec.batching().maxBatch() + " running + " + spec.queueCapacity() + " queued)"));
         } else {
-            queue.addLast(g);
             watch(g.replyTo());
-            g.replyTo().tell(new Admitted(g.requestId(), id.toString(), node, queue.size() - 1, getContext().getSelf()));
-            startNext();
+            int position = Math.max(0, active.size() + pending.size() - spec.batching().maxBatch());
+            g.replyTo().tell(new Admitted(g.requestId(), id.toString(), node, position, getContext().getSelf()));
+            if (state == State.READY) {
+                start(g);
+            } else {
+                pending.addLast(g);
+            }
         }
         return this;
     }
@@ -327,16 +373,89 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             return "prompt (" + g.prompt().length + " tokens) + max_tokens (" + g.maxTokens() + ") = " + total
                     + " exceeds the context length of " + id.model() + " (" + ctx + ")";
         }
-        return null;
+        return engine.refusal(g.prompt().length, g.maxTokens());
     }
 
     private int contextLength() {
         return engine == null ? 0 : Math.min(spec.contextLength(), engine.info().contextLength());
     }
 
+    /** Hands a sequence to the engine thread; its tokens and end go straight to the requester from there. */
+    private void start(Generate g) {
+        if (g.deadlineEpochMillis() > 0 && System.currentTimeMillis() > g.deadlineEpochMillis()) {
+            release(g.replyTo());
+            g.replyTo().tell(new Completed(g.requestId(), Finish.CANCELLED, g.prompt().length, 0,
+                    "deadline exceeded while queued"));
+            return;
+        }
+        ActorRef<Command> self = getContext().getSelf();
+        ActiveSequence seq = new ActiveSequence(g, this::wake, s -> self.tell(new SequenceEnded(s)));
+        active.put(g.requestId(), seq);
+        ReplicaEngine e = engine;
+        BatchScheduler.Request request = new BatchScheduler.Request(g.requestId(), g.tenant(), g.priority(),
+                g.effectiveWeight(), g.prompt(), g.maxTokens(), g.sampling(), g.stopTokens(),
+                g.logprobs() > 0 ? g.logprobs() : -1);
+        execute(() -> {
+            try {
+                e.submit(request, seq);
+            } catch (RuntimeException ex) {
+                seq.finished(new BatchScheduler.Result(BatchScheduler.Outcome.ERROR, g.prompt().length, 0, 0, 0,
+                        ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+                return;
+            }
+            loop(e);
+        });
+    }
+
+    private void execute(Runnable task) {
+        try {
+            engineThread.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            // the replica stopped: its sequences were cancelled in onPostStop
+        }
+    }
+
+    /** Any thread: makes sure one engine step is queued on the engine thread. */
+    private void wake() {
+        ReplicaEngine e = publishedEngine;
+        if (e != null && loopQueued.compareAndSet(false, true)) {
+            execute(() -> {
+                loopQueued.set(false);
+                loop(e);
+            });
+        }
+    }
+
+    /**
+     * Engine thread: one step, then the next is queued behind whatever else the engine thread has
+     * to do (new sequences, other engine work), so steps and submissions interleave in order.
+     * While every sequence waits for its reader, it looks again every {@link #IDLE_POLL_MILLIS}.
+     */
+    private void loop(ReplicaEngine e) {
+        boolean progressed;
+        try {
+            progressed = e.step();
+        } catch (Throwable t) {
+            LOG.error("replica {} engine step failed", id, t);
+            progressed = false;
+        }
+        if (e.busy()) {
+            if (progressed) {
+                wake();
+            } else {
+                try {
+                    engineThread.schedule(this::wake, IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                    // stopping
+                }
+            }
+        }
+    }
+
     private Behavior<Command> onCredit(Credit c) {
-        if (running != null && running.request.requestId().equals(c.requestId())) {
-            running.grant(c.tokens());
+        ActiveSequence seq = active.get(c.requestId());
+        if (seq != null) {
+            seq.grant(c.tokens());
         }
         return this;
     }
@@ -361,19 +480,22 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     /** A requester died (its call was cancelled or its node went away): drop everything it asked for. */
     private Behavior<Command> onRequesterGone(RequesterGone gone) {
         watchedRequests.remove(gone.requester());
-        if (running != null && running.request.replyTo().equals(gone.requester())) {
-            running.cancel("requester gone");
+        for (ActiveSequence seq : active.values()) {
+            if (seq.request.replyTo().equals(gone.requester())) {
+                seq.cancel("requester gone");
+            }
         }
-        queue.removeIf(g -> g.replyTo().equals(gone.requester()));
+        pending.removeIf(g -> g.replyTo().equals(gone.requester()));
         return this;
     }
 
     private Behavior<Command> cancel(String requestId, String reason) {
-        if (running != null && running.request.requestId().equals(requestId)) {
-            running.cancel(reason);
+        ActiveSequence seq = active.get(requestId);
+        if (seq != null) {
+            seq.cancel(reason);
             return this;
         }
-        for (Iterator<Generate> it = queue.iterator(); it.hasNext(); ) {
+        for (Iterator<Generate> it = pending.iterator(); it.hasNext(); ) {
             Generate g = it.next();
             if (g.requestId().equals(requestId)) {
                 it.remove();
@@ -391,115 +513,92 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     }
 
     public Status status() {
-        return new Status(id.toString(), node, state, message, engine == null ? null : engine.info(), contextLength(),
-                queue.size(), running == null ? 0 : 1, engine == null ? 0 : engine.kvBytesInUse());
+        Status s = new Status(id.toString(), node, state, message, engine == null ? null : engine.info(),
+                contextLength(), active.size() + pending.size(), 0, 0, null);
+        return engine == null ? s : withEngine(s, engine);
+    }
+
+    /** The status with the engine's live numbers: running vs queued, KV bytes, batch statistics. */
+    private static Status withEngine(Status s, ReplicaEngine e) {
+        BatchScheduler.Stats b = e.stats();
+        int total = s.queued() + s.inFlight();
+        // The actor's count leads or lags the engine's snapshot by a message: what the engine does
+        // not (yet) report as waiting counts as running, so a sequence that just ended in the
+        // engine stays in flight until the actor has heard of it.
+        int running = Math.min(total, Math.max(b.running(), total - b.waiting()));
+        return new Status(s.replicaId(), s.node(), s.state(), s.message(), s.info(), s.contextLength(), total - running,
+                running, e.kvBytesInUse(), b);
     }
 
     private Behavior<Command> onLoaded(EngineLoaded loaded) {
         engine = loaded.engine();
+        publishedEngine = engine;
         state = State.READY;
         message = "";
         getContext().getLog().info("replica {} ready on {}: {} context {}", id, node, engine.info(), contextLength());
         // Requests queued while loading were not checked against the model yet.
-        for (Iterator<Generate> it = queue.iterator(); it.hasNext(); ) {
-            Generate g = it.next();
+        Generate g;
+        while ((g = pending.pollFirst()) != null) {
             String refusal = validate(g);
             if (refusal != null) {
-                it.remove();
                 release(g.replyTo());
                 g.replyTo().tell(new Completed(g.requestId(), Finish.ERROR, g.prompt().length, 0, refusal));
+            } else if (!stopping) {
+                start(g);
             }
         }
-        startNext();
-        return stopping && running == null ? Behaviors.stopped() : this;
+        return stopping && active.isEmpty() ? Behaviors.stopped() : this;
     }
 
     private Behavior<Command> onFailed(EngineFailed failed) {
         state = State.FAILED;
         message = failed.message();
         getContext().getLog().error("replica {} failed to load {} on {}: {}", id, spec.path(), node, failed.message());
-        for (Generate g : queue) {
+        for (Generate g : pending) {
             release(g.replyTo());
             g.replyTo().tell(new Completed(g.requestId(), Finish.ERROR, g.prompt().length, 0,
                     "replica " + id + " failed to load: " + message));
         }
-        queue.clear();
+        pending.clear();
         return stopping ? Behaviors.stopped() : this;
     }
 
-    private void startNext() {
-        if (running != null || state != State.READY) {
-            return;
-        }
-        Generate g;
-        while ((g = queue.pollFirst()) != null) {
-            if (g.deadlineEpochMillis() > 0 && System.currentTimeMillis() > g.deadlineEpochMillis()) {
-                release(g.replyTo());
-                g.replyTo().tell(new Completed(g.requestId(), Finish.CANCELLED, g.prompt().length, 0,
-                        "deadline exceeded while queued"));
-                continue;
-            }
-            ActiveSequence seq = new ActiveSequence(g);
-            running = seq;
-            ActorRef<Command> self = getContext().getSelf();
-            ReplicaEngine e = engine;
-            engineThread.execute(() -> run(e, seq, self));
-            return;
-        }
-    }
-
-    /** Engine thread: decodes one sequence, then reports to the requester first (ordering) and the actor. */
-    private static void run(ReplicaEngine engine, ActiveSequence seq, ActorRef<Command> self) {
-        Generate g = seq.request;
-        Completed done;
-        try {
-            Generation out = engine.generate(g.prompt(), g.maxTokens(), g.sampling(), g.stopTokens(),
-                    g.logprobs() > 0 ? g.logprobs() : -1, seq::emit, seq::cancelled);
-            Finish finish = seq.cancelled() ? Finish.CANCELLED : switch (out.finishReason()) {
-                case STOP -> Finish.STOP;
-                case LENGTH -> Finish.LENGTH;
-                case CANCELLED -> Finish.CANCELLED;
-            };
-            done = new Completed(g.requestId(), finish, g.prompt().length, seq.sent(),
-                    finish == Finish.CANCELLED ? seq.cancelReason() : "");
-        } catch (Throwable t) {
-            done = new Completed(g.requestId(), Finish.ERROR, g.prompt().length, seq.sent(),
-                    "engine failed: " + (t.getMessage() == null ? t.toString() : t.getMessage()));
-        }
-        g.replyTo().tell(done);
-        self.tell(new SequenceEnded(seq));
-    }
-
     private Behavior<Command> onSequenceEnded(SequenceEnded ended) {
-        if (running == ended.sequence()) {
-            release(ended.sequence().request.replyTo());
-            running = null;
+        ActiveSequence seq = ended.sequence();
+        if (active.remove(seq.request.requestId(), seq)) {
+            release(seq.request.replyTo());
         }
-        startNext();
-        return stopping && running == null ? Behaviors.stopped() : this;
+        return stopping && active.isEmpty() ? Behaviors.stopped() : this;
     }
 
-    /** Hand-off: refuse what is queued (the requesters retry elsewhere), finish what runs, then stop. */
+    /**
+     * Hand-off: refuse what waits for the model to load (the requesters retry elsewhere), let what
+     * the engine holds finish, then stop.
+     */
     private Behavior<Command> onStop() {
         stopping = true;
-        for (Generate g : queue) {
+        for (Generate g : pending) {
             release(g.replyTo());
             g.replyTo().tell(new Rejected(g.requestId(), Refusal.UNAVAILABLE, "replica " + id + " on " + node + " is moving"));
         }
-        queue.clear();
-        return running == null && state != State.LOADING ? Behaviors.stopped() : this;
+        pending.clear();
+        return active.isEmpty() && state != State.LOADING ? Behaviors.stopped() : this;
     }
 
     private Behavior<Command> onPostStop() {
-        if (running != null) {
-            running.cancel("replica stopped");
+        for (ActiveSequence seq : active.values()) {
+            seq.cancel("replica stopped");
         }
         ReplicaEngine e = engine;
-        engineThread.execute(() -> {
-            if (e != null) {
+        if (e != null) {
+            // let the engine thread finish the cancelled sequences (their requesters hear Completed), then close
+            execute(() -> {
+                for (int i = 0; i < 3 && e.busy(); i++) {
+                    e.step();
+                }
                 e.close();
-            }
-        });
+            });
+        }
         engineThread.shutdown();
         local.unregister(id.toString(), liveStatus);
         getContext().getLog().info("replica {} stopped on {}", id, node);

@@ -10,10 +10,36 @@ import java.nio.file.Path;
  * @param contextLength   longest prompt + completion accepted (capped by the model's own context)
  * @param kvBudgetBytes   KV memory one replica may hold for its sequences
  * @param weightsBytes    weight memory; 0 means "the size of the file(s) at {@code path}"
- * @param queueCapacity   requests a replica queues behind the running one before it refuses more
+ * @param queueCapacity   requests a replica queues beyond its batch slots before it refuses more
+ * @param batching        continuous-batching settings of each replica
  */
 public record ModelSpec(String id, String path, int replicas, int contextLength, long kvBudgetBytes,
-                        long weightsBytes, int queueCapacity) {
+                        long weightsBytes, int queueCapacity, Batching batching) {
+
+    /**
+     * @param maxBatch          sequences a replica runs at once (batch slots)
+     * @param stepTokens        tokens one engine step takes across all sequences (prefill chunk budget)
+     * @param prefixCaching     reuse KV blocks of earlier prompts
+     * @param sharedPrefixCache one prefix cache for all tenants instead of one partition per tenant
+     */
+    public record Batching(int maxBatch, int stepTokens, boolean prefixCaching, boolean sharedPrefixCache) {
+        public static final Batching DEFAULT = new Batching(16, 64, true, false);
+
+        public Batching {
+            if (maxBatch < 1) {
+                throw new IllegalArgumentException("max-batch = " + maxBatch + " must be >= 1");
+            }
+            if (stepTokens < maxBatch) {
+                throw new IllegalArgumentException("step-tokens = " + stepTokens + " must be >= max-batch (" + maxBatch
+                        + "): every running sequence needs a row per step");
+            }
+        }
+    }
+
+    public ModelSpec(String id, String path, int replicas, int contextLength, long kvBudgetBytes, long weightsBytes,
+                     int queueCapacity) {
+        this(id, path, replicas, contextLength, kvBudgetBytes, weightsBytes, queueCapacity, Batching.DEFAULT);
+    }
 
     public ModelSpec {
         new ReplicaId(id, 0); // validates the id

@@ -26,7 +26,8 @@ class ModelReplicaTest {
             pekko.actor.serialize-messages = on
             pekko.loglevel = WARNING
             """).withFallback(ConfigFactory.load()));
-    static final ModelCatalog catalog = new ModelCatalog(List.of(new ModelSpec("m", "/nonexistent", 1, 32, 1 << 20, 1, 1)));
+    static final ModelCatalog catalog = new ModelCatalog(List.of(new ModelSpec("m", "/nonexistent", 1, 32, 1 << 20, 1, 1,
+            new ModelSpec.Batching(1, 1, false, false))));
 
     @AfterAll
     static void stop() {

@@ -1,21 +1,25 @@
 package dev.shardlight.worker;
 
-import dev.shardlight.engine.runtime.Generation;
-import dev.shardlight.engine.runtime.Generator;
-import dev.shardlight.engine.runtime.SamplingParams;
+import dev.shardlight.engine.runtime.BatchScheduler;
 import dev.shardlight.engine.runtime.TokenLogprobs;
 
-import java.util.function.BooleanSupplier;
+import java.util.ArrayDeque;
 
 /**
- * Test double of the engine for replica protocol tests: "generates" token i+100 at step i, as
- * the real {@link dev.shardlight.engine.runtime.Generator} does it (onToken, then the cancel poll
- * before the next step), and reports a fixed KV size while a sequence runs. With logprobs asked
- * for, step i's token has logprob -0.5 and alternatives i+100, i+101, ... at -0.5, -1.5, ...
+ * Test double of the engine for replica protocol tests: one sequence runs at a time (the others
+ * wait in order); each step "generates" its token i+100 at step i when its reader has credit, as
+ * the real scheduler hands tokens out (cancellation polled every step), and reports a fixed KV
+ * size while a sequence runs. With logprobs asked for, step i's token has logprob -0.5 and
+ * alternatives i+100, i+101, ... at -0.5, -1.5, ...
  */
 final class ScriptedEngine implements ReplicaEngine {
     volatile int steps;
-    private volatile boolean running;
+    private final ArrayDeque<Seq> waiting = new ArrayDeque<>();
+    private Seq running;
+    private volatile BatchScheduler.Stats stats = stats(0, 0);
+
+    private record Seq(BatchScheduler.Request request, BatchScheduler.Sink sink, int[] produced) {
+    }
 
     @Override
     public Info info() {
@@ -23,27 +27,73 @@ final class ScriptedEngine implements ReplicaEngine {
     }
 
     @Override
-    public Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
-                               Generator.TokenObserver onToken, BooleanSupplier cancelled) {
-        running = true;
-        try {
-            int[] out = new int[maxTokens];
-            int n = 0;
-            var reason = Generation.FinishReason.LENGTH;
-            while (n < maxTokens) {
-                steps++;
-                out[n] = 100 + n;
-                onToken.onToken(out[n], logprobs < 0 ? null : logprobs(out[n], logprobs));
-                n++;
-                if (n < maxTokens && cancelled.getAsBoolean()) {
-                    reason = Generation.FinishReason.CANCELLED;
-                    break;
-                }
+    public String refusal(int promptTokens, int maxTokens) {
+        return null;
+    }
+
+    @Override
+    public void submit(BatchScheduler.Request request, BatchScheduler.Sink sink) {
+        waiting.add(new Seq(request, sink, new int[1]));
+        publish();
+    }
+
+    @Override
+    public boolean step() {
+        waiting.removeIf(s -> {
+            if (s.sink().cancelled()) {
+                s.sink().finished(result(s, BatchScheduler.Outcome.CANCELLED, 0));
+                return true;
             }
-            return new Generation(prompt, java.util.Arrays.copyOf(out, n), reason, 0, 0);
-        } finally {
-            running = false;
+            return false;
+        });
+        if (running != null && running.sink().cancelled()) {
+            end(BatchScheduler.Outcome.CANCELLED);
         }
+        if (running == null) {
+            running = waiting.poll();
+        }
+        publish();
+        if (running == null || !running.sink().ready()) {
+            return false;
+        }
+        steps++;
+        int n = running.produced()[0]++;
+        int logprobs = running.request().logprobs();
+        running.sink().token(100 + n, logprobs < 0 ? null : logprobs(100 + n, logprobs));
+        if (n + 1 == running.request().maxTokens()) {
+            end(BatchScheduler.Outcome.LENGTH);
+        }
+        publish();
+        return true;
+    }
+
+    private void end(BatchScheduler.Outcome outcome) {
+        Seq s = running;
+        running = null;
+        publish();
+        s.sink().finished(result(s, outcome, 1));
+    }
+
+    private static BatchScheduler.Result result(Seq s, BatchScheduler.Outcome outcome, long queueNanos) {
+        return new BatchScheduler.Result(outcome, s.request().prompt().length, 0, s.produced()[0], queueNanos, "");
+    }
+
+    @Override
+    public boolean busy() {
+        return running != null || !waiting.isEmpty();
+    }
+
+    private void publish() {
+        stats = stats(running == null ? 0 : 1, waiting.size());
+    }
+
+    private static BatchScheduler.Stats stats(int running, int waiting) {
+        return new BatchScheduler.Stats(running, waiting, 1, 1 - running, 0, 4096, 0, 0, 0, 0, 0, running, running);
+    }
+
+    @Override
+    public BatchScheduler.Stats stats() {
+        return stats;
     }
 
     static TokenLogprobs logprobs(int token, int topN) {
@@ -54,10 +104,5 @@ final class ScriptedEngine implements ReplicaEngine {
             lps[k] = -0.5f - k;
         }
         return new TokenLogprobs(token, -0.5f, ids, lps);
-    }
-
-    @Override
-    public long kvBytesInUse() {
-        return running ? 4096 : 0;
     }
 }

@@ -239,6 +239,7 @@ public final class BatchScheduler {
         reapCancelled();
         admit();
         int n = plan();
+        publish(0, 0); // admissions are visible while the step runs
         if (n == 0) {
             publish(0, 0);
             return false;

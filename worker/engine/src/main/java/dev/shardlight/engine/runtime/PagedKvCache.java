@@ -52,7 +52,7 @@ public final class PagedKvCache implements KvCache {
      * Blocks all layers together need to hold positions up to {@code end - 1} of a sequence of
      * this shape from scratch, counting only what sliding layers keep at once.
      */
-    static int blocksFor(ModelConfig c, int blockSize, int end, int slack) {
+    public static int blocksFor(ModelConfig c, int blockSize, int end, int slack) {
         int all = (end + blockSize - 1) / blockSize;
         // what a sliding layer holds at most: the window, the rewind slack and a chunk being written
         int windowBlocks = (c.slidingWindow() + 2 * slack + blockSize - 1) / blockSize + 2;
