@@ -6,15 +6,10 @@ import dev.shardlight.proto.v1.GenerateResponse;
 import dev.shardlight.proto.v1.InferenceGrpc;
 import dev.shardlight.proto.v1.ListModelsRequest;
 import io.grpc.Channel;
-import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
-import io.grpc.stub.MetadataUtils;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,7 +20,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -68,9 +62,7 @@ class TenantAdmissionTest {
     }
 
     static Channel as(String key) {
-        Metadata md = new Metadata();
-        md.put(Tenants.AUTHORIZATION, "Bearer " + key);
-        return ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(md));
+        return TenantAdmissionTestSupport.as(channel, key);
     }
 
     static InferenceGrpc.InferenceBlockingStub stub(String key) {
@@ -81,6 +73,12 @@ class TenantAdmissionTest {
         List<GenerateResponse> out = new ArrayList<>();
         stub(key).generate(r).forEachRemaining(out::add);
         return out;
+    }
+
+    static GatewayErrorsTest.StalledCall held(String key, GenerateRequest r, int deadlineSeconds) throws InterruptedException {
+        GatewayErrorsTest.StalledCall c = GatewayErrorsTest.StalledCall.start(as(key), r, deadlineSeconds);
+        GatewayErrorsTest.await(() -> c.received.get() > 0 || c.end.isDone(), "the held stream's first tokens");
+        return c;
     }
 
     static Status refusal(String key, GenerateRequest r) {
@@ -114,8 +112,11 @@ class TenantAdmissionTest {
         assertEquals("unknown API key", unknown.getDescription());
         assertEquals(Status.Code.UNAUTHENTICATED, assertThrows(StatusRuntimeException.class,
                 () -> InferenceGrpc.newBlockingStub(channel).listModels(ListModelsRequest.getDefaultInstance())).getStatus().getCode());
-        assertEquals(2, InferenceGrpc.newBlockingStub(as("free-key-0123456789")).listModels(ListModelsRequest.getDefaultInstance())
-                .getModelsCount());
+        io.grpc.Metadata bearer = new io.grpc.Metadata();
+        bearer.put(Tenants.AUTHORIZATION, "Bearer free-key-0123456789");
+        assertEquals(2, InferenceGrpc.newBlockingStub(channel).withInterceptors(
+                io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer)).listModels(ListModelsRequest.getDefaultInstance())
+                .getModelsCount(), "a bearer token works as well as x-api-key");
     }
 
     @Test
@@ -190,22 +191,21 @@ class TenantAdmissionTest {
         generate(solo, quick);
 
         // cancelled: while it is held a second stream is refused, naming the limit
-        Held held = Held.start(as(solo), TestNodes.tokens("tiny", 200, LONG_PROMPT).build(), 60);
-        held.firstMessage.get(10, TimeUnit.SECONDS);
+        GatewayErrorsTest.StalledCall held = held(solo, TestNodes.tokens("tiny", 200, LONG_PROMPT).build(), 60);
         long retry = retryMillis(solo, quick, "tenant solo: max-concurrent-streams limit (1) reached, 1 streams open");
         assertEquals(1000, retry);
         held.call.cancel("test cancels", null);
         admittedSoon(solo, quick);
 
         // deadline exceeded
-        Held timed = Held.start(as(solo), TestNodes.tokens("tiny", 200, LONG_PROMPT).build(), 1);
+        GatewayErrorsTest.StalledCall timed = GatewayErrorsTest.StalledCall.start(as(solo),
+                TestNodes.tokens("tiny", 200, LONG_PROMPT).build(), 1);
         assertEquals(Status.Code.DEADLINE_EXCEEDED, timed.end.get(10, TimeUnit.SECONDS).getCode());
         admittedSoon(solo, quick);
 
         // failed after admission: "busy" is full (another tenant holds its only slot)
-        Held blocker = Held.start(as("free-key-0123456789"), TestNodes.tokens("busy", 200, LONG_PROMPT).build(), 60);
+        GatewayErrorsTest.StalledCall blocker = held("free-key-0123456789", TestNodes.tokens("busy", 200, LONG_PROMPT).build(), 60);
         try {
-            blocker.firstMessage.get(10, TimeUnit.SECONDS);
             Status full = refusal(solo, TestNodes.tokens("busy", 2, 2).build());
             assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getCode());
             assertTrue(full.getDescription().startsWith("every replica of busy has a full queue"), full.getDescription());
@@ -234,40 +234,5 @@ class TenantAdmissionTest {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + cluster.node().metricsPort() + "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-    }
-
-    /** A Generate call that asks for one message and then reads nothing (flow control holds the stream). */
-    static final class Held implements ClientResponseObserver<GenerateRequest, GenerateResponse> {
-        final CompletableFuture<Void> firstMessage = new CompletableFuture<>();
-        final CompletableFuture<Status> end = new CompletableFuture<>();
-        ClientCallStreamObserver<GenerateRequest> call;
-
-        static Held start(Channel channel, GenerateRequest request, int deadlineSeconds) {
-            Held h = new Held();
-            InferenceGrpc.newStub(channel).withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS).generate(request, h);
-            return h;
-        }
-
-        @Override
-        public void beforeStart(ClientCallStreamObserver<GenerateRequest> requestStream) {
-            call = requestStream;
-            requestStream.disableAutoRequestWithInitial(1);
-        }
-
-        @Override
-        public void onNext(GenerateResponse r) {
-            firstMessage.complete(null);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            firstMessage.complete(null);
-            end.complete(Status.fromThrowable(t));
-        }
-
-        @Override
-        public void onCompleted() {
-            end.complete(Status.OK);
-        }
     }
 }
