@@ -320,9 +320,6 @@ public final class ShardlightNode implements AutoCloseable {
         if (gateway != null) {
             gateway.stop(shutdownGrace.toSeconds());
         }
-        if (usage != null) {
-            usage.close(); // streams have ended: their usage is on disk
-        }
         if (metricsServer != null) {
             metricsServer.close();
         }
@@ -334,6 +331,9 @@ public final class ShardlightNode implements AutoCloseable {
             system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("actor system did not terminate: " + e, e);
+        } finally {
+            // after the actor system: a session cut short by shutdown meters its tokens as it stops
+            closeUsage();
         }
     }
 }

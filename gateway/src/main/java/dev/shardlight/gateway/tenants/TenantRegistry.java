@@ -50,6 +50,7 @@ public final class TenantRegistry {
     private final Path overlayFile;
     private final LongSupplier clockMillis;
     private volatile Map<String, TenantSpec> tenants;
+    private volatile boolean keysRequired;
     /** Ids of tenants the admin API created, changed or deleted (the overlay). */
     private final Set<String> touched = new TreeSet<>();
 
@@ -65,6 +66,11 @@ public final class TenantRegistry {
             o.tenants().forEach(t -> touched.add(t.id()));
         }
         this.tenants = Map.copyOf(all);
+        this.keysRequired = anyKeys(all);
+    }
+
+    private static boolean anyKeys(Map<String, TenantSpec> tenants) {
+        return tenants.values().stream().anyMatch(t -> !t.keys().isEmpty());
     }
 
     /**
@@ -146,7 +152,7 @@ public final class TenantRegistry {
 
     /** Whether callers must present a key: some tenant has one (live or revoked). */
     public boolean keysRequired() {
-        return tenants.values().stream().anyMatch(t -> !t.keys().isEmpty());
+        return keysRequired;
     }
 
     public Optional<TenantSpec> get(String id) {
@@ -282,6 +288,7 @@ public final class TenantRegistry {
         }
         touched.add(changed);
         tenants = Map.copyOf(next);
+        keysRequired = anyKeys(next);
     }
 
     // ---- the overlay file ----

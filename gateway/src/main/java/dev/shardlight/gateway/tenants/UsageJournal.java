@@ -89,7 +89,8 @@ final class UsageJournal implements AutoCloseable {
 
     void append(UsageRecord r) {
         if (closed) {
-            throw new IllegalStateException("usage journal " + file + " is closed");
+            LOG.error("usage journal {} is closed; not kept: {}", file, r);
+            return;
         }
         queue.add(r);
     }
