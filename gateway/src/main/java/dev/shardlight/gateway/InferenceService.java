@@ -1,5 +1,7 @@
 package dev.shardlight.gateway;
 
+import dev.shardlight.gateway.tenants.Admission;
+import dev.shardlight.gateway.tenants.TenantRegistry;
 import dev.shardlight.proto.v1.GenerateRequest;
 import dev.shardlight.proto.v1.GenerateResponse;
 import dev.shardlight.proto.v1.GetModelRequest;
@@ -7,8 +9,6 @@ import dev.shardlight.proto.v1.InferenceGrpc;
 import dev.shardlight.proto.v1.ListModelsRequest;
 import dev.shardlight.proto.v1.ListModelsResponse;
 import dev.shardlight.proto.v1.Model;
-import dev.shardlight.gateway.tenants.Admission;
-import dev.shardlight.gateway.tenants.TenantRegistry;
 import dev.shardlight.router.ReplicaDirectory;
 import dev.shardlight.router.RouterView;
 import io.grpc.Context;
