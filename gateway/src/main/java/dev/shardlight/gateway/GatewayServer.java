@@ -3,6 +3,7 @@ package dev.shardlight.gateway;
 import dev.shardlight.proto.v1.InferenceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -20,7 +21,10 @@ public final class GatewayServer {
     private final Server server;
     private final HealthStatusManager health = new HealthStatusManager();
 
-    GatewayServer(ServerBuilder<?> builder, InferenceService inference, Tenants tenants) {
+    GatewayServer(ServerBuilder<?> builder, InferenceService inference, Tenants tenants, ServerServiceDefinition... more) {
+        for (ServerServiceDefinition s : more) {
+            builder.addService(s); // e.g. shardlight.v1.Admin, behind its own admin-key check rather than Tenants
+        }
         this.server = builder
                 .addService(ServerInterceptors.intercept(inference, tenants))
                 .addService(health.getHealthService())

@@ -1,5 +1,6 @@
 package dev.shardlight.gateway;
 
+import dev.shardlight.gateway.tenants.Admission;
 import dev.shardlight.proto.v1.Delta;
 import dev.shardlight.proto.v1.FinishReason;
 import dev.shardlight.proto.v1.Finished;
@@ -15,6 +16,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -71,9 +73,10 @@ final class GenerateSession extends AbstractBehavior<Object> {
     }
 
     static Behavior<Object> create(ValidRequest request, ServerCallStreamObserver<GenerateResponse> client,
-                                   ActorRef<ReplicaDirectory.Command> directory, ServingMetrics metrics, Settings settings) {
+                                   ActorRef<ReplicaDirectory.Command> directory, ServingMetrics metrics, Settings settings,
+                                   Admission.Lease lease) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-                new GenerateSession(ctx, timers, request, client, directory, metrics, settings)));
+                new GenerateSession(ctx, timers, request, client, directory, metrics, settings, lease)));
     }
 
     private final ValidRequest request;
@@ -81,6 +84,7 @@ final class GenerateSession extends AbstractBehavior<Object> {
     private final ActorRef<ReplicaDirectory.Command> directory;
     private final ServingMetrics metrics;
     private final Settings settings;
+    private final Admission.Lease lease;
     private final TimerScheduler<Object> timers;
     private final ClusterSharding sharding;
     private final PromptCodec.Decoder decoder;
@@ -105,11 +109,14 @@ final class GenerateSession extends AbstractBehavior<Object> {
     private ModelReplica.Completed completed;
     private boolean stopHit;
     private boolean released;
+    /** A replica took the request at some point: its prompt was processed, so it is metered. */
+    private boolean admittedOnce;
 
     private GenerateSession(ActorContext<Object> ctx, TimerScheduler<Object> timers, ValidRequest request,
                             ServerCallStreamObserver<GenerateResponse> client, ActorRef<ReplicaDirectory.Command> directory,
-                            ServingMetrics metrics, Settings settings) {
+                            ServingMetrics metrics, Settings settings, Admission.Lease lease) {
         super(ctx);
+        this.lease = lease;
         this.timers = timers;
         this.request = request;
         this.client = client;
@@ -139,6 +146,7 @@ final class GenerateSession extends AbstractBehavior<Object> {
                 .onMessage(ReplicaLost.class, this::onReplicaLost)
                 .onMessageEquals(ClientReady.INSTANCE, this::drain)
                 .onMessage(ClientCancelled.class, this::onClientCancelled)
+                .onSignal(PostStop.class, s -> endLease())
                 .build();
     }
 
@@ -176,7 +184,8 @@ final class GenerateSession extends AbstractBehavior<Object> {
         tried.add(replicaId);
         sharding.entityRefFor(ModelReplica.TYPE_KEY, replicaId).tell(new ModelReplica.Generate(request.requestId(),
                 request.tenant(), request.prompt(), request.maxTokens(), request.sampling(), request.stopTokens(),
-                request.deadlineEpochMillis(), CREDIT_WINDOW, getContext().getSelf().narrow(), request.logprobs()));
+                request.deadlineEpochMillis(), CREDIT_WINDOW, getContext().getSelf().narrow(), request.logprobs(),
+                lease.scheduling().priorityClass(), lease.scheduling().weight()));
         timers.startSingleTimer(new AdmitTimeout(attempt), settings.admitTimeout());
         return this;
     }
@@ -190,6 +199,7 @@ final class GenerateSession extends AbstractBehavior<Object> {
         timers.cancel(new AdmitTimeout(attempt));
         replica = a.replica();
         replicaNode = a.node();
+        admittedOnce = true;
         getContext().watchWith(replica, new ReplicaLost(attempt));
         log("admitted by replica {} on {} at queue position {}", replicaId, replicaNode, a.queuePosition());
         return this;
@@ -365,6 +375,7 @@ final class GenerateSession extends AbstractBehavior<Object> {
                         .setCachedTokens(completed == null ? 0 : completed.cachedTokens()))
                 .setModel(request.model()).setReplica(replicaId == null ? "" : replicaId)
                 .setRequestId(request.requestId())).build());
+        endLease(); // before the client hears the end, so its next call finds its stream slot free
         client.onCompleted();
         log("finished ({}, {} tokens) on replica {}", reason, written, replicaId);
         return end("OK");
@@ -374,6 +385,7 @@ final class GenerateSession extends AbstractBehavior<Object> {
         if (replica != null && completed == null) {
             replica.tell(new ModelReplica.Cancel(request.requestId(), "gateway ended the call"));
         }
+        endLease();
         try {
             client.onError(status.asRuntimeException());
         } catch (IllegalStateException alreadyClosed) {
@@ -385,10 +397,22 @@ final class GenerateSession extends AbstractBehavior<Object> {
 
     private Behavior<Object> end(String status) {
         release();
+        endLease();
         metrics.inFlight.labelValues(request.model()).dec();
         metrics.requests.labelValues(request.model(), request.tenant(), status).inc();
         metrics.requestDuration.labelValues(request.model()).observe((System.nanoTime() - startNanos) / 1e9);
         return Behaviors.stopped();
+    }
+
+    /**
+     * Ends the tenant's hold, metering what was served: the prompt once a replica took the request,
+     * and the tokens written to the client (what Finished reports). Also runs when the actor stops
+     * any other way, so a stream's slot is never leaked.
+     */
+    private Behavior<Object> endLease() {
+        lease.end(admittedOnce ? request.prompt().length : 0, written,
+                completed == null ? 0 : completed.cachedTokens());
+        return this;
     }
 
     private void log(String format, Object a, Object b, Object c) {

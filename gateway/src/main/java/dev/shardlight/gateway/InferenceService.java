@@ -1,5 +1,7 @@
 package dev.shardlight.gateway;
 
+import dev.shardlight.gateway.tenants.Admission;
+import dev.shardlight.gateway.tenants.TenantRegistry;
 import dev.shardlight.proto.v1.GenerateRequest;
 import dev.shardlight.proto.v1.GenerateResponse;
 import dev.shardlight.proto.v1.GetModelRequest;
@@ -24,8 +26,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The shardlight.v1.Inference service: validates on the gRPC thread (refusals never touch the
- * cluster), then hands each Generate call to its own {@link GenerateSession} actor.
+ * The shardlight.v1.Inference service: checks the tenant's permissions, validates and admits on
+ * the gRPC thread (refusals never touch the cluster), then hands each Generate call to its own
+ * {@link GenerateSession} actor, which ends the call's {@link Admission.Lease} however it ends.
  */
 final class InferenceService extends InferenceGrpc.InferenceImplBase {
     private static final AtomicLong SESSIONS = new AtomicLong();
@@ -37,9 +40,10 @@ final class InferenceService extends InferenceGrpc.InferenceImplBase {
     private final PromptCodec.Registry codecs;
     private final ServingMetrics metrics;
     private final GenerateSession.Settings settings;
+    private final Admission admission;
 
     InferenceService(ActorSystem<?> system, ActorRef<ReplicaDirectory.Command> directory, RouterView view,
-                     PromptCodec.Registry codecs, ServingMetrics metrics, GenerateSession.Settings settings) {
+                     PromptCodec.Registry codecs, ServingMetrics metrics, GenerateSession.Settings settings, Admission admission) {
         this.system = system;
         this.directory = directory;
         this.view = view;
@@ -47,18 +51,30 @@ final class InferenceService extends InferenceGrpc.InferenceImplBase {
         this.validator = new RequestValidator(view, codecs);
         this.metrics = metrics;
         this.settings = settings;
+        this.admission = admission;
     }
 
     @Override
     public void generate(GenerateRequest request, StreamObserver<GenerateResponse> observer) {
         ServerCallStreamObserver<GenerateResponse> client = (ServerCallStreamObserver<GenerateResponse>) observer;
-        String tenant = Tenants.TENANT.get() == null ? Tenants.ANONYMOUS : Tenants.TENANT.get();
+        TenantRegistry.Caller caller = Tenants.CALLER.get() == null ? new TenantRegistry.Caller(Tenants.ANONYMOUS, null)
+                : Tenants.CALLER.get();
+        String tenant = caller.tenant();
         Deadline deadline = Context.current().getDeadline();
         long deadlineEpochMillis = deadline == null ? 0
                 : System.currentTimeMillis() + Math.max(1, deadline.timeRemaining(TimeUnit.MILLISECONDS));
         ValidRequest valid;
+        Admission.Lease lease;
         try {
+            int maxTokensCap = admission.precheck(caller, request.getModel(), Integer.toUnsignedLong(request.getMaxTokens()));
             valid = validator.validate(request, tenant, deadlineEpochMillis);
+            if (request.getMaxTokens() == 0 && maxTokensCap > 0 && valid.maxTokens() > maxTokensCap) {
+                // max_tokens left at 0 means "as many as allowed": the tenant's bound is what is allowed
+                valid = new ValidRequest(valid.requestId(), valid.tenant(), valid.model(), valid.prompt(), maxTokensCap,
+                        valid.sampling(), valid.stopTokens(), valid.stop(), valid.codec(), valid.deadlineEpochMillis(),
+                        valid.logprobs());
+            }
+            lease = admission.admit(caller, valid.model(), valid.prompt().length, valid.maxTokens());
         } catch (StatusException e) {
             metrics.requests.labelValues(request.getModel(), tenant, e.getStatus().getCode().name()).inc();
             observer.onError(e);
@@ -70,9 +86,14 @@ final class InferenceService extends InferenceGrpc.InferenceImplBase {
             observer.onError(Status.INTERNAL.withDescription("preparing the prompt failed: " + e).asException());
             return;
         }
-        ActorRef<Object> session = system.systemActorOf(
-                GenerateSession.create(valid, client, directory, metrics, settings),
-                "generate-" + SESSIONS.incrementAndGet(), Props.empty());
+        ActorRef<Object> session;
+        try {
+            session = system.systemActorOf(GenerateSession.create(valid, client, directory, metrics, settings, lease),
+                    "generate-" + SESSIONS.incrementAndGet(), Props.empty());
+        } catch (RuntimeException e) {
+            lease.end(0, 0, 0);
+            throw e;
+        }
         // gRPC invokes these on its own threads; the session does all writes.
         client.setOnReadyHandler(() -> session.tell(GenerateSession.ClientReady.INSTANCE));
         // A client whose own deadline fires resets the stream a moment before ours expires: count that as the deadline.

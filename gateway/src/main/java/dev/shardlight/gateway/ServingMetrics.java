@@ -31,6 +31,11 @@ public final class ServingMetrics {
     final Counter completionTokens;
     final Gauge inFlight;
     final Histogram queueTime;
+    final Counter tenantRequests;
+    final Counter tenantPromptTokens;
+    final Counter tenantCompletionTokens;
+    final Counter tenantCachedTokens;
+    final Counter admissionRefusals;
 
     public ServingMetrics(PrometheusRegistry registry, RouterView view) {
         this(registry, view, null);
@@ -62,6 +67,22 @@ public final class ServingMetrics {
         queueTime = Histogram.builder().name("shardlight_queue_time_seconds")
                 .help("Time a sequence waited on its replica for a batch slot and KV blocks")
                 .labelNames("model").classicUpperBounds(LATENCY_BUCKETS).classicOnly().register(registry);
+        // Usage per tenant, key id (never the key) and model; seeded at start from the usage journal,
+        // so they count from the node's first request, not from its last restart.
+        tenantRequests = Counter.builder().name("shardlight_tenant_requests_total")
+                .help("Requests a replica took, by tenant, API key id and model (the usage journal's count)")
+                .labelNames("tenant", "key", "model").register(registry);
+        tenantPromptTokens = Counter.builder().name("shardlight_tenant_prompt_tokens_total")
+                .help("Prompt tokens served, by tenant, API key id and model").labelNames("tenant", "key", "model").register(registry);
+        tenantCompletionTokens = Counter.builder().name("shardlight_tenant_completion_tokens_total")
+                .help("Completion tokens served (written to the client), by tenant, API key id and model")
+                .labelNames("tenant", "key", "model").register(registry);
+        tenantCachedTokens = Counter.builder().name("shardlight_tenant_cached_tokens_total")
+                .help("Prompt tokens served from a reused KV cache, by tenant, API key id and model")
+                .labelNames("tenant", "key", "model").register(registry);
+        admissionRefusals = Counter.builder().name("shardlight_admission_refusals_total")
+                .help("Requests the gateway refused for a tenant limit or permission, by tenant and limit")
+                .labelNames("tenant", "limit").register(registry);
         ReplicaSource replicas = local == null ? clusterView(view) : localReplicas(local);
         batchGauge(registry, replicas, "shardlight_replica_batch_size",
                 "Sequences in a replica's last engine step", BatchScheduler.Stats::lastBatchSize);
@@ -97,6 +118,20 @@ public final class ServingMetrics {
                 .labelNames("model", "replica", "node", "state")
                 .callback(cb -> replicas.forEach((model, replica, node, status, state) -> cb.call(1, model, replica, node, state)))
                 .register(registry);
+    }
+
+    /** A {@link dev.shardlight.gateway.tenants.UsageLedger.Listener}: usage as it is recorded (and replayed at start). */
+    public void served(String tenant, String keyId, String model, long requests, long promptTokens, long completionTokens,
+                       long cachedTokens) {
+        tenantRequests.labelValues(tenant, keyId, model).inc(requests);
+        tenantPromptTokens.labelValues(tenant, keyId, model).inc(promptTokens);
+        tenantCompletionTokens.labelValues(tenant, keyId, model).inc(completionTokens);
+        tenantCachedTokens.labelValues(tenant, keyId, model).inc(cachedTokens);
+    }
+
+    /** A {@link dev.shardlight.gateway.tenants.Admission.RefusalListener}. */
+    public void refused(String tenant, String limit) {
+        admissionRefusals.labelValues(tenant, limit).inc();
     }
 
     /** Visits every replica a node reports: model, replica id, node, last status (null when unknown), state label. */

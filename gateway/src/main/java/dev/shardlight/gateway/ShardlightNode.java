@@ -4,6 +4,10 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.shardlight.router.CapacityAllocationStrategy;
+import dev.shardlight.gateway.tenants.AdminService;
+import dev.shardlight.gateway.tenants.Admission;
+import dev.shardlight.gateway.tenants.TenantRegistry;
+import dev.shardlight.gateway.tenants.UsageLedger;
 import dev.shardlight.router.ReplicaDirectory;
 import dev.shardlight.router.RouterView;
 import dev.shardlight.router.WorkerCapacity;
@@ -61,6 +65,8 @@ public final class ShardlightNode implements AutoCloseable {
     private ActorRef<ReplicaDirectory.Command> directory;
     private HttpDoor httpDoor;
     private TokenizerServer tokenizerServer;
+    private TenantRegistry tenantRegistry;
+    private UsageLedger usage;
 
     private ShardlightNode(Config config, ReplicaEngine.Factory engines, Function<ModelCatalog, PromptCodec.Registry> codecsFor,
                            BiFunction<String, Integer, ServerBuilder<?>> serverBuilder) throws IOException {
@@ -117,13 +123,17 @@ public final class ShardlightNode implements AutoCloseable {
                 if (roles.contains("gateway")) {
                     var settings = new GenerateSession.Settings(s.getDuration("gateway.admit-timeout"),
                             s.getDuration("gateway.retry-backoff"));
-                    Map<String, String> keys = new HashMap<>();
-                    s.getConfig("gateway.api-keys").entrySet()
-                            .forEach(e -> keys.put(stripQuotes(e.getKey()), e.getValue().unwrapped().toString()));
-                    InferenceService inference = new InferenceService(system, directory, view, codecs, metrics, settings);
-                    Tenants tenants = new Tenants(keys);
+                    // Tenants: shardlight.tenants (+ the older gateway.api-keys), admin changes and usage under data-dir
+                    String dataDir = s.getString("gateway.data-dir");
+                    java.nio.file.Path data = dataDir.isEmpty() ? null : java.nio.file.Path.of(dataDir);
+                    tenantRegistry = TenantRegistry.fromConfig(s, data);
+                    usage = new UsageLedger(data, metrics::served);
+                    Admission admission = new Admission(tenantRegistry, usage, metrics::refused);
+                    InferenceService inference = new InferenceService(system, directory, view, codecs, metrics, settings, admission);
+                    Tenants tenants = new Tenants(tenantRegistry);
                     gateway = new GatewayServer(serverBuilder.apply(s.getString("host"), s.getInt("gateway.port")),
-                            inference, tenants).start();
+                            inference, tenants, new AdminService(tenantRegistry, usage).protectedBy(s.getString("gateway.admin-key")))
+                            .start();
                     // OpenAI-compatible HTTP (0 = off): a second door into the same InferenceService
                     int httpPort = s.hasPath("http.port") ? s.getInt("http.port") : 0;
                     httpDoor = httpPort <= 0 ? null : new HttpDoor(s.getString("host"), httpPort,
@@ -155,12 +165,19 @@ public final class ShardlightNode implements AutoCloseable {
                     : HTTPServer.builder().hostname(s.getString("host")).port(metricsPort).registry(registry).buildAndStart();
         } catch (RuntimeException | IOException e) {
             system.terminate();
+            closeUsage();
             throw e;
         }
     }
 
-    private static String stripQuotes(String key) {
-        return key.length() >= 2 && key.startsWith("\"") && key.endsWith("\"") ? key.substring(1, key.length() - 1) : key;
+    private void closeUsage() {
+        if (usage != null) {
+            try {
+                usage.close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**
@@ -258,6 +275,19 @@ public final class ShardlightNode implements AutoCloseable {
         return catalog;
     }
 
+    /**
+     * The tenant registry of a gateway node (null elsewhere); {@link TenantRegistry#schedulingOf}
+     * gives a tenant's priority class and weight for the replicas' schedulers.
+     */
+    public TenantRegistry tenantRegistry() {
+        return tenantRegistry;
+    }
+
+    /** Usage served by this gateway node (null on a node without the gateway role). */
+    public UsageLedger usage() {
+        return usage;
+    }
+
     /** The gRPC port, or -1 on a node without the gateway role. */
     public int grpcPort() {
         return gateway == null ? -1 : gateway.port();
@@ -301,6 +331,9 @@ public final class ShardlightNode implements AutoCloseable {
             system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("actor system did not terminate: " + e, e);
+        } finally {
+            // after the actor system: a session cut short by shutdown meters its tokens as it stops
+            closeUsage();
         }
     }
 }

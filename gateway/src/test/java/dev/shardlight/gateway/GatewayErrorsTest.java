@@ -172,7 +172,7 @@ class GatewayErrorsTest {
         final CompletableFuture<Status> end = new CompletableFuture<>();
         ClientCallStreamObserver<GenerateRequest> call;
 
-        static StalledCall start(ManagedChannel channel, GenerateRequest request, int deadlineSeconds) {
+        static StalledCall start(io.grpc.Channel channel, GenerateRequest request, int deadlineSeconds) {
             StalledCall c = new StalledCall();
             InferenceGrpc.newStub(channel).withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS).generate(request, c);
             return c;

@@ -165,8 +165,14 @@ class GatewayStreamingTest {
     }
 
     @Test
-    void healthIsServingOverallAndForTheInferenceService() {
+    void healthIsServingOverallAndForTheInferenceService() throws InterruptedException {
         var health = HealthGrpc.newBlockingStub(channel);
+        // the gateway refreshes its health from the router's view every 250 ms
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (health.check(HealthCheckRequest.newBuilder().setService("").build()).getStatus()
+                != HealthCheckResponse.ServingStatus.SERVING && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
         assertEquals(HealthCheckResponse.ServingStatus.SERVING,
                 health.check(HealthCheckRequest.newBuilder().setService("").build()).getStatus());
         assertEquals(HealthCheckResponse.ServingStatus.SERVING,
