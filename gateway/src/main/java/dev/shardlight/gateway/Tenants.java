@@ -36,7 +36,7 @@ public final class Tenants implements ServerInterceptor {
         String tenant = ANONYMOUS;
         if (!tenantByKey.isEmpty() && !isPublic(call.getMethodDescriptor().getServiceName())) {
             String key = key(headers);
-            tenant = key == null ? null : tenantByKey.get(key);
+            tenant = tenantOf(key);
             if (tenant == null) {
                 call.close(Status.UNAUTHENTICATED.withDescription(key == null
                         ? "missing API key: send metadata \"x-api-key: KEY\" or \"authorization: Bearer KEY\""
@@ -46,6 +46,17 @@ public final class Tenants implements ServerInterceptor {
             }
         }
         return Contexts.interceptCall(Context.current().withValue(TENANT, tenant), call, headers, next);
+    }
+
+    /**
+     * The tenant of an API key ({@code null}: none sent), or null when such a caller is refused;
+     * for a door that refuses requests before they become gRPC calls and counts them per tenant.
+     */
+    public String tenantOf(String key) {
+        if (tenantByKey.isEmpty()) {
+            return ANONYMOUS;
+        }
+        return key == null ? null : tenantByKey.get(key);
     }
 
     /** Health and reflection stay open so probes and grpcurl work without a key. */

@@ -51,6 +51,8 @@ class OpenAiHttpTest {
     static final List<Integer> producedPerSequence = new java.util.concurrent.CopyOnWriteArrayList<>();
     static final AtomicReference<ReplicaEngine> engine = new AtomicReference<>();
     static final AtomicInteger running = new AtomicInteger();
+    /** Held before the first token (until cancelled): a request that is admitted but produces nothing yet. */
+    static volatile long firstTokenDelayMillis;
 
     /** The real engine, slowed to ~100 tokens/s so a disconnect lands mid-stream. */
     static ReplicaEngine slowed(ReplicaEngine real) {
@@ -66,6 +68,15 @@ class OpenAiHttpTest {
                 AtomicInteger n = new AtomicInteger();
                 running.incrementAndGet();
                 try {
+                    long until = System.nanoTime() + firstTokenDelayMillis * 1_000_000;
+                    while (System.nanoTime() < until && !cancelled.getAsBoolean()) {
+                        try {
+                            Thread.sleep(5);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            break;
+                        }
+                    }
                     return real.generate(prompt, maxTokens, sampling, stopTokens, logprobs, (t, lp) -> {
                         n.incrementAndGet();
                         try {
@@ -133,7 +144,7 @@ class OpenAiHttpTest {
         }
         var config = ConfigFactory.parseString("""
                 shardlight.cluster-port = 0
-                shardlight.metrics.port = -1
+                shardlight.metrics.port = 0
                 shardlight.router.poll-interval = 100ms
                 shardlight.worker.memory-mb = 4096
                 shardlight.http.port = %d
@@ -158,6 +169,27 @@ class OpenAiHttpTest {
     static void stop() throws Exception {
         if (node != null) {
             node.close();
+        }
+    }
+
+    /** The sum of a metric's samples whose labels include all of {@code labels} ("k=\"v\"" pairs). */
+    static double metric(String name, String... labels) {
+        String text = metricsText();
+        double sum = 0;
+        for (String line : text.split("\n")) {
+            if (line.startsWith(name + "{") && java.util.Arrays.stream(labels).allMatch(line::contains)) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
+    static String metricsText() {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.metricsPort() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        } catch (Exception e) {
+            throw new IllegalStateException("no /metrics", e);
         }
     }
 
@@ -358,5 +390,71 @@ class OpenAiHttpTest {
         int produced = producedPerSequence.getLast();
         assertTrue(produced < 150, "cancelled soon after the disconnect, not run to max_tokens: " + produced);
         assertEquals(0, engine.get().kvBytesInUse(), "KV freed");
+    }
+
+    @Test
+    void disconnectBeforeTheFirstTokenCancelsWithinASecond() throws Exception {
+        int before = producedPerSequence.size();
+        firstTokenDelayMillis = 60_000;
+        try {
+            String body = "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Wait\"}],"
+                    + "\"max_tokens\":50,\"stream\":true}";
+            URI uri = URI.create(base);
+            long closedAt;
+            try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
+                OutputStream out = s.getOutputStream();
+                byte[] b = body.getBytes(StandardCharsets.UTF_8);
+                out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
+                        + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+                out.write(b);
+                out.flush();
+                BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                String status = in.readLine();
+                assertTrue(status.contains(" 200 "), status);
+                boolean keepAlive = false;
+                for (String line; !keepAlive && (line = in.readLine()) != null; ) {
+                    keepAlive = line.equals(": keep-alive");
+                }
+                assertTrue(keepAlive, "SSE comments flow while the first token is awaited");
+                assertEquals(1, running.get(), "the sequence is admitted and waiting for its first token");
+                closedAt = System.nanoTime();
+            } // the client goes away before any token
+            long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (producedPerSequence.size() == before && System.nanoTime() < end) {
+                Thread.sleep(10);
+            }
+            long tookMillis = (System.nanoTime() - closedAt) / 1_000_000;
+            assertTrue(producedPerSequence.size() > before, "the waiting sequence was cancelled");
+            assertTrue(producedPerSequence.getLast() <= 1, "at most the token the engine computes before it sees the flag");
+            assertTrue(tookMillis < 3_000, "cancelled " + tookMillis + " ms after the disconnect, not at its 60 s wait");
+            assertEquals(0, engine.get().kvBytesInUse(), "KV freed");
+        } finally {
+            firstTokenDelayMillis = 0;
+        }
+    }
+
+    @Test
+    void refusalsAtTheHttpDoorAreCountedLikeGrpcOnes() throws Exception {
+        String requests = "shardlight_requests_total";
+        double badJson = metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"\"");
+        double tooMany = metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"tiny\"");
+        double tooLarge = metric(requests, "tenant=\"tenant-a\"", "status=\"RESOURCE_EXHAUSTED\"");
+        double unknownKey = metric(requests, "tenant=\"unauthenticated\"", "status=\"UNAUTHENTICATED\"", "model=\"\"");
+        double notFound = metric(requests, "tenant=\"tenant-a\"", "status=\"NOT_FOUND\"", "model=\"nope\"");
+        String msgs = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        assertError(post("/v1/chat/completions", "{not json"), 400, null);
+        assertError(post("/v1/chat/completions", "{\"model\":\"tiny\"," + msgs + ",\"n\":2}"), 400, "n");
+        assertError(post("/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"" + "x".repeat(70_000) + "\"}"), 413, null);
+        assertError(call("POST", "/v1/chat/completions", "{\"model\":\"tiny\"," + msgs + "}", "sk-wrong"), 401, null);
+        assertError(post("/v1/chat/completions", "{\"model\":\"nope\"," + msgs + "}"), 404, "model");
+        assertEquals(badJson + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"\""));
+        assertEquals(tooMany + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"tiny\""));
+        assertEquals(tooLarge + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"RESOURCE_EXHAUSTED\""));
+        // the key is checked at the door before the body is read, so that count carries no model
+        assertEquals(unknownKey + 1, metric(requests, "tenant=\"unauthenticated\"", "status=\"UNAUTHENTICATED\"", "model=\"\""),
+                () -> metricsText().lines().filter(l -> l.startsWith(requests)).toList().toString());
+        // refused by the gRPC service, which counts it itself: once, not twice
+        assertEquals(notFound + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"NOT_FOUND\"", "model=\"nope\""),
+                () -> metricsText().lines().filter(l -> l.startsWith(requests)).toList().toString());
     }
 }
