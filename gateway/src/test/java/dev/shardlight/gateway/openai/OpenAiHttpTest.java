@@ -360,6 +360,17 @@ class OpenAiHttpTest {
         assertError(call("GET", "/v1/nothing", null, KEY), 404, null);
     }
 
+    /** Sends a POST over a raw socket (so the test controls when the connection closes); returns the response reader. */
+    static BufferedReader postOn(Socket s, String path, String body) throws java.io.IOException {
+        OutputStream out = s.getOutputStream();
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        out.write(("POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        out.write(b);
+        out.flush();
+        return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+    }
+
     @Test
     void disconnectMidStreamCancelsGeneration() throws Exception {
         int before = producedPerSequence.size();
@@ -367,13 +378,7 @@ class OpenAiHttpTest {
                 + "\"max_tokens\":200,\"stream\":true,\"temperature\":1.0,\"seed\":3}";
         URI uri = URI.create(base);
         try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
-            OutputStream out = s.getOutputStream();
-            byte[] b = body.getBytes(StandardCharsets.UTF_8);
-            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
-                    + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-            out.write(b);
-            out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader in = postOn(s, "/v1/chat/completions", body);
             int events = 0;
             for (String line; (line = in.readLine()) != null && events < 3; ) {
                 if (line.startsWith("data: ")) {
@@ -402,13 +407,7 @@ class OpenAiHttpTest {
             URI uri = URI.create(base);
             long closedAt;
             try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
-                OutputStream out = s.getOutputStream();
-                byte[] b = body.getBytes(StandardCharsets.UTF_8);
-                out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
-                        + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-                out.write(b);
-                out.flush();
-                BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                BufferedReader in = postOn(s, "/v1/chat/completions", body);
                 String status = in.readLine();
                 assertTrue(status.contains(" 200 "), status);
                 boolean keepAlive = false;
