@@ -57,9 +57,9 @@ public final class OpenAiHttpServer {
     private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final Metadata.Key<String> API_KEY = Metadata.Key.of("x-api-key", Metadata.ASCII_STRING_MARSHALLER);
     /** How long a stream waits for its first event (or refusal) before its 200 and headers go out. */
-    static final long FIRST_EVENT_WAIT_MILLIS = 250;
+    static final long FIRST_EVENT_WAIT_MILLIS = 400;
     /** The longest a stream stays silent: then an SSE comment line, which clients ignore, probes the socket. */
-    static final long KEEP_ALIVE_MILLIS = 300;
+    static final long KEEP_ALIVE_MILLIS = 250;
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final HttpServer server;
