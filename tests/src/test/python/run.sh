@@ -7,11 +7,11 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../../.." && pwd)"
 VENV="${SHARDLIGHT_TEST_VENV:-$ROOT/tests/target/venv}"
 PY="${PYTHON:-python3}"
-if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import openai, pytest, gguf" 2>/dev/null; then
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import openai, pytest, tokenizers, jinja2" 2>/dev/null; then
   "$PY" -m venv "$VENV"
   # --retries 0: an unreachable default index fails fast; the local wheels (find-links / file indexes) still serve
-  "$VENV/bin/pip" install -q --retries 0 --timeout 10 openai pytest gguf numpy
-  # optional: langchain-openai (its langchain-core may need packages the local wheels lack; the test then skips)
+  "$VENV/bin/pip" install -q --retries 0 --timeout 10 openai pytest tokenizers jinja2
+  # optional: langchain-openai (langchain-core 1.6.5 needs langchain-protocol, which the local wheels lack; the test then skips)
   "$VENV/bin/pip" install -q --retries 0 --timeout 10 langchain-openai >/dev/null 2>&1 \
     || "$VENV/bin/pip" install -q --retries 0 --timeout 10 tiktoken jsonpatch langsmith tenacity uuid-utils >/dev/null 2>&1 \
     && "$VENV/bin/pip" install -q --retries 0 --timeout 10 --no-deps langchain-core langchain-openai >/dev/null 2>&1 || true

@@ -2,6 +2,7 @@ package dev.shardlight.gateway;
 
 import dev.shardlight.gateway.openai.OpenAiHttpServer;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 
@@ -14,6 +15,9 @@ import java.util.function.BooleanSupplier;
  * {@link InferenceService} (validation, {@link GenerateSession}, routing, metrics) behind the same
  * {@link Tenants} interceptor, reached over an in-process gRPC channel, so HTTP requests become
  * the very GenerateRequests a gRPC client would send (flow control and cancellation included).
+ * Keys are checked here first with the same {@link Tenants}, and generation requests this door
+ * refuses itself (bad JSON, 413, unknown key, OpenAI-only fields) are counted in the same
+ * shardlight_requests_total as gRPC's, labelled with the gRPC status they stand for.
  */
 final class HttpDoor implements AutoCloseable {
     private final GatewayServer inProcess;
@@ -21,13 +25,23 @@ final class HttpDoor implements AutoCloseable {
     private final OpenAiHttpServer http;
 
     HttpDoor(String host, int port, long maxBodyBytes, InferenceService inference, Tenants tenants,
-             BooleanSupplier ready) throws IOException {
+             ServingMetrics metrics, BooleanSupplier ready) throws IOException {
         String name = "shardlight-http-" + UUID.randomUUID();
         this.inProcess = new GatewayServer(InProcessServerBuilder.forName(name), inference, tenants).start();
         this.channel = InProcessChannelBuilder.forName(name).build();
         OpenAiHttpServer started;
         try {
-            started = OpenAiHttpServer.start(host, port, maxBodyBytes, channel, ready);
+            started = OpenAiHttpServer.start(host, port, maxBodyBytes, channel, ready, new OpenAiHttpServer.Admission() {
+                @Override
+                public String tenant(String apiKey) {
+                    return tenants.tenantOf(apiKey);
+                }
+
+                @Override
+                public void refused(String model, String tenant, Status.Code code) {
+                    metrics.requests.labelValues(model, tenant, code.name()).inc();
+                }
+            });
         } catch (IOException | RuntimeException e) {
             channel.shutdownNow();
             try {

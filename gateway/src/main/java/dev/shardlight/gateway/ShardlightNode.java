@@ -138,7 +138,7 @@ public final class ShardlightNode implements AutoCloseable {
                     int httpPort = s.hasPath("http.port") ? s.getInt("http.port") : 0;
                     httpDoor = httpPort <= 0 ? null : new HttpDoor(s.getString("host"), httpPort,
                             s.hasPath("http.max-body-bytes") ? s.getBytes("http.max-body-bytes") : 8L << 20,
-                            inference, tenants, this::anyModelReady);
+                            inference, tenants, metrics, this::anyModelReady);
                     gateway.setServing(false);
                     system.scheduler().scheduleWithFixedDelay(Duration.ZERO, Duration.ofMillis(250),
                             () -> gateway.setServing(anyModelReady()), system.executionContext());

@@ -63,6 +63,17 @@ public final class Tenants implements ServerInterceptor {
         return Contexts.interceptCall(ctx, call, headers, next);
     }
 
+    /**
+     * The tenant of an API key ({@code null}: none sent), or null when such a caller is refused;
+     * for a door that refuses requests before they become gRPC calls and counts them per tenant.
+     */
+    public String tenantOf(String key) {
+        if (!registry.keysRequired()) {
+            return ANONYMOUS;
+        }
+        return key != null && registry.authenticate(key) instanceof TenantRegistry.Authenticated a ? a.caller().tenant() : null;
+    }
+
     /** Health and reflection stay open so probes and grpcurl work without a key. */
     private static boolean isPublic(String service) {
         return service != null && (service.startsWith("grpc.health.") || service.startsWith("grpc.reflection."));

@@ -21,6 +21,7 @@ import dev.shardlight.proto.v1.TopLogprob;
 import io.grpc.Channel;
 import io.grpc.Context;
 import io.grpc.Metadata;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import org.slf4j.Logger;
@@ -28,11 +29,12 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,20 +56,42 @@ public final class OpenAiHttpServer {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiHttpServer.class);
     private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final Metadata.Key<String> API_KEY = Metadata.Key.of("x-api-key", Metadata.ASCII_STRING_MARSHALLER);
+    /** How long a stream waits for its first event (or refusal) before its 200 and headers go out. */
+    static final long FIRST_EVENT_WAIT_MILLIS = 400;
+    /** The longest a stream stays silent: then an SSE comment line, which clients ignore, probes the socket. */
+    static final long KEEP_ALIVE_MILLIS = 250;
+    private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final HttpServer server;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final Channel channel;
     private final long maxBodyBytes;
     private final BooleanSupplier ready;
+    private final Admission admission;
     private final long created = System.currentTimeMillis() / 1000;
     private final Set<Context.CancellableContext> running = ConcurrentHashMap.newKeySet();
+    /** The model a running exchange's body names, for the refusal count (exchange attributes are per context, shared). */
+    private final Map<HttpExchange, String> modelOf = new ConcurrentHashMap<>();
 
-    private OpenAiHttpServer(HttpServer server, Channel channel, long maxBodyBytes, BooleanSupplier ready) {
+    private OpenAiHttpServer(HttpServer server, Channel channel, long maxBodyBytes, BooleanSupplier ready, Admission admission) {
         this.server = server;
         this.channel = channel;
         this.maxBodyBytes = maxBodyBytes;
         this.ready = ready;
+        this.admission = admission;
+    }
+
+    /**
+     * What the HTTP door asks of the gateway behind it: who a key belongs to (so every /v1/ request is
+     * authenticated before its body is read, as OpenAI does), and counting the generation requests it
+     * refuses itself, which never reach the gRPC service that counts all others.
+     */
+    public interface Admission {
+        /** The tenant of an API key (null: none sent), or null when the key is refused. */
+        String tenant(String apiKey);
+
+        /** A generation request refused here; {@code code} is the gRPC status it stands for (metric label). */
+        void refused(String model, String tenant, Status.Code code);
     }
 
     /**
@@ -75,14 +99,14 @@ public final class OpenAiHttpServer {
      * @param maxBodyBytes larger request bodies get 413
      * @param ready        whether some model can serve (GET /ready)
      */
-    public static OpenAiHttpServer start(String host, int port, long maxBodyBytes, Channel channel, BooleanSupplier ready)
-            throws IOException {
+    public static OpenAiHttpServer start(String host, int port, long maxBodyBytes, Channel channel, BooleanSupplier ready,
+                                         Admission admission) throws IOException {
         if (System.getProperty("sun.net.httpserver.nodelay") == null) {
             // SSE chunks are small: no Nagle delay (read when the JDK server first loads its settings)
             System.setProperty("sun.net.httpserver.nodelay", "true");
         }
         HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 256);
-        OpenAiHttpServer s = new OpenAiHttpServer(server, channel, maxBodyBytes, ready);
+        OpenAiHttpServer s = new OpenAiHttpServer(server, channel, maxBodyBytes, ready, admission);
         server.createContext("/", s::handle);
         server.setExecutor(s.executor);
         server.start();
@@ -106,6 +130,7 @@ public final class OpenAiHttpServer {
         try {
             route(ex, requestId);
         } catch (OpenAiError e) {
+            countRefusal(ex, e);
             sendError(ex, e);
         } catch (StatusRuntimeException e) {
             sendError(ex, OpenAiError.fromGrpc(e, "messages"));
@@ -113,8 +138,11 @@ public final class OpenAiHttpServer {
             LOG.debug("HTTP client went away: {}", e.toString());
         } catch (RuntimeException | Error e) {
             LOG.error("HTTP request {} {} failed", ex.getRequestMethod(), ex.getRequestURI(), e);
-            sendError(ex, new OpenAiError(500, "server_error", "internal error: " + e, null, null, 0));
+            OpenAiError internal = new OpenAiError(500, "server_error", "internal error: " + e, null, null, 0);
+            countRefusal(ex, internal);
+            sendError(ex, internal);
         } finally {
+            modelOf.remove(ex);
             ex.close();
         }
     }
@@ -124,6 +152,11 @@ public final class OpenAiHttpServer {
         String method = ex.getRequestMethod();
         if (path.length() > 1 && path.endsWith("/")) {
             path = path.substring(0, path.length() - 1);
+        }
+        if (path.startsWith("/v1/") && admission.tenant(apiKey(ex)) == null) {
+            throw new OpenAiError(401, "invalid_request_error", apiKey(ex) == null
+                    ? "missing API key: send \"Authorization: Bearer KEY\" (or \"x-api-key: KEY\")" : "unknown API key",
+                    null, "invalid_api_key", 0);
         }
         switch (path) {
             case "/health" -> {
@@ -188,6 +221,11 @@ public final class OpenAiHttpServer {
     }
 
     private InferenceGrpc.InferenceBlockingStub stub(HttpExchange ex) {
+        return InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(credentials(ex)));
+    }
+
+    /** The caller's key headers as gRPC metadata: the gRPC path maps them to the same tenant. */
+    private static Metadata credentials(HttpExchange ex) {
         Metadata md = new Metadata();
         String auth = ex.getRequestHeaders().getFirst("Authorization");
         if (auth != null && !auth.isBlank()) {
@@ -197,7 +235,34 @@ public final class OpenAiHttpServer {
         if (key != null && !key.isBlank()) {
             md.put(API_KEY, key.trim());
         }
-        return InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+        return md;
+    }
+
+    /** The API key as the gRPC door reads it: x-api-key, else the Bearer token; null when neither is sent. */
+    private static String apiKey(HttpExchange ex) {
+        String key = ex.getRequestHeaders().getFirst("x-api-key");
+        if (key != null && !key.isBlank()) {
+            return key.trim();
+        }
+        String auth = ex.getRequestHeaders().getFirst("Authorization");
+        if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) && !auth.substring(7).isBlank()) {
+            return auth.substring(7).trim();
+        }
+        return null;
+    }
+
+    /**
+     * Counts a refused generation request in shardlight_requests_total unless the gRPC service did:
+     * it counts what it refuses or serves, not what this door refuses before calling it.
+     */
+    private void countRefusal(HttpExchange ex, OpenAiError e) {
+        String path = ex.getRequestURI().getPath().replaceFirst("/$", "");
+        boolean generation = path.equals("/v1/chat/completions") || path.equals("/v1/completions");
+        if (!generation || e.countedAs != null) {
+            return;
+        }
+        String tenant = admission.tenant(apiKey(ex));
+        admission.refused(modelOf.getOrDefault(ex, ""), tenant == null ? "unauthenticated" : tenant, e.grpcEquivalent());
     }
 
     private JsonNode body(HttpExchange ex) throws IOException {
@@ -227,6 +292,9 @@ public final class OpenAiHttpServer {
         if (node == null || !node.isObject()) {
             throw OpenAiError.invalid(null, "the request body must be a JSON object");
         }
+        if (node.path("model").isTextual()) {
+            modelOf.put(ex, node.get("model").asText());
+        }
         return node;
     }
 
@@ -240,33 +308,52 @@ public final class OpenAiHttpServer {
         String inputParam = chat ? "messages" : "prompt";
         Context.CancellableContext ctx = Context.current().withCancellation();
         running.add(ctx);
-        Context previous = ctx.attach();
+        GenerateCall call = new GenerateCall();
         try {
-            Iterator<GenerateResponse> it = stub(ex).generate(t.request());
+            ctx.run(() -> InferenceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(
+                    credentials(ex))).generate(t.request(), call));
+            Object first;
             try {
-                it.hasNext(); // the first event, or the refusal, before any status line is sent
+                // A refusal (validation, model, limits) comes at once and gets its own HTTP status. A stream
+                // waits only briefly: past that its headers go out so keep-alives can find a vanished client.
+                first = next(call, t.stream() ? FIRST_EVENT_WAIT_MILLIS : -1);
             } catch (StatusRuntimeException e) {
                 throw OpenAiError.fromGrpc(e, inputParam);
             }
-            Reply reply = new Reply(chat, t, "%s-%s".formatted(chat ? "chatcmpl" : "cmpl", requestId),
+            OpenAiReply reply = new OpenAiReply(chat, t, "%s-%s".formatted(chat ? "chatcmpl" : "cmpl", requestId),
                     System.currentTimeMillis() / 1000, t.request().getModel());
             if (t.stream()) {
-                stream(ex, it, reply, ctx, inputParam);
+                stream(ex, call, first, reply, inputParam);
             } else {
-                whole(ex, it, reply, inputParam);
+                whole(ex, call, first, reply, inputParam);
             }
         } finally {
-            ctx.detach(previous);
             ctx.cancel(null); // no-op once the call completed; cancels it (and frees its KV) otherwise
             running.remove(ctx);
         }
     }
 
-    private void whole(HttpExchange ex, Iterator<GenerateResponse> it, Reply reply, String inputParam) throws IOException {
+    /** {@link GenerateCall#next}, with the server's shutdown (an interrupt) as an I/O failure of this exchange. */
+    private static Object next(GenerateCall call, long timeoutMillis) throws InterruptedIOException {
+        try {
+            return call.next(timeoutMillis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("HTTP server stopping");
+        }
+    }
+
+    /**
+     * A whole (non-streamed) answer. Its client's disconnect is not noticed: the JDK server offers no
+     * way to see a closed socket without writing to it, and nothing may be written before the JSON
+     * body. Such a request runs to its end, which max_tokens and the context length bound; clients
+     * that need to stop early stream.
+     */
+    private void whole(HttpExchange ex, GenerateCall call, Object first, OpenAiReply reply, String inputParam) throws IOException {
         StringBuilder text = new StringBuilder();
         try {
-            while (it.hasNext()) {
-                GenerateResponse r = it.next();
+            for (Object e = first; e != GenerateCall.END; e = next(call, -1)) {
+                GenerateResponse r = (GenerateResponse) e;
                 if (r.hasDelta()) {
                     text.append(r.getDelta().getText());
                     reply.addLogprobs(r.getDelta());
@@ -280,36 +367,36 @@ public final class OpenAiHttpServer {
         } catch (StatusRuntimeException e) {
             throw OpenAiError.fromGrpc(e, inputParam);
         }
-        throw new OpenAiError(500, "server_error", "the stream ended without a finish", null, null, 0);
+        throw new OpenAiError(500, "server_error", "the stream ended without a finish", null, null, 0)
+                .countedBy(io.grpc.Status.Code.OK);
     }
 
-    private void stream(HttpExchange ex, Iterator<GenerateResponse> it, Reply reply, Context.CancellableContext ctx,
-                        String inputParam) throws IOException {
+    /**
+     * An SSE stream. While no event comes (queued, prefill, a held-back tool call) a comment line is
+     * written every {@link #KEEP_ALIVE_MILLIS}: a client that closed its socket makes the second such
+     * write fail (its kernel answers the first with a reset), and the call is cancelled within about a
+     * second, before it would otherwise produce anything.
+     */
+    private void stream(HttpExchange ex, GenerateCall call, Object first, OpenAiReply reply, String inputParam) throws IOException {
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
         ex.getResponseHeaders().set("X-Accel-Buffering", "no");
-        ex.sendResponseHeaders(200, 0);
-        OutputStream out = ex.getResponseBody();
+        OutputStream out = null;
         // with tools offered, output that may be a tool call is held back until it is clearly not one, or ends
         StringBuilder held = reply.chat && !reply.t.toolNames().isEmpty() ? new StringBuilder() : null;
         try {
+            ex.sendResponseHeaders(200, 0);
+            out = ex.getResponseBody();
             if (reply.chat) {
                 event(out, reply.chunk("", null, null, true));
+            } else {
+                out.flush();
             }
-            while (true) {
-                GenerateResponse r;
-                try {
-                    if (!it.hasNext()) {
-                        break;
-                    }
-                    r = it.next();
-                } catch (StatusRuntimeException e) {
-                    OpenAiError err = OpenAiError.fromGrpc(e, inputParam);
-                    event(out, errorBody(err));
-                    event(out, "[DONE]");
-                    return;
-                }
-                if (r.hasDelta()) {
+            for (Object e = first; e != GenerateCall.END; ) {
+                if (e == null) {
+                    out.write(KEEP_ALIVE);
+                    out.flush();
+                } else if (e instanceof GenerateResponse r && r.hasDelta()) {
                     Delta d = r.getDelta();
                     if (held != null) {
                         held.append(d.getText());
@@ -321,201 +408,64 @@ public final class OpenAiHttpServer {
                     } else if (!d.getText().isEmpty() || d.getLogprobsCount() > 0) {
                         event(out, reply.chunk(d.getText(), d, null, false));
                     }
-                } else if (r.hasFinished()) {
-                    Finished f = r.getFinished();
-                    String finish = finishReason(f.getReason());
-                    if (held != null) {
-                        List<ObjectNode> calls = ToolCalls.parse(held.toString(), reply.t.toolNames());
-                        if (calls.isEmpty()) {
-                            if (!held.isEmpty()) {
-                                event(out, reply.chunk(held.toString(), null, null, false));
-                            }
-                        } else {
-                            ObjectNode c = reply.chunk("", null, null, false);
-                            ObjectNode delta = (ObjectNode) c.at("/choices/0/delta");
-                            delta.remove("content");
-                            delta.set("tool_calls", ToolCalls.indexed(calls));
-                            event(out, c);
-                            finish = "tool_calls";
-                        }
-                    }
-                    event(out, reply.chunk("", null, finish, false));
-                    if (reply.t.includeUsage()) {
-                        ObjectNode u = reply.base(true);
-                        u.set("choices", JSON.createArrayNode());
-                        u.set("usage", usage(f));
-                        event(out, u);
-                    }
+                } else if (e instanceof GenerateResponse r && r.hasFinished()) {
+                    finish(out, reply, r.getFinished(), held);
+                    return;
+                }
+                try {
+                    e = next(call, KEEP_ALIVE_MILLIS);
+                } catch (StatusRuntimeException failed) {
+                    event(out, errorBody(OpenAiError.fromGrpc(failed, inputParam)));
                     event(out, "[DONE]");
                     return;
                 }
             }
         } catch (IOException gone) {
             // the client disconnected: cancel the call, which stops the sequence and frees its KV cache
-            ctx.cancel(gone);
+            call.cancel("HTTP client disconnected", gone);
             LOG.info("request {}: HTTP client disconnected mid-stream; generation cancelled", reply.id);
         } finally {
-            try {
-                out.close();
-            } catch (IOException ignored) {
-                // already gone
+            if (out != null) {
+                try {
+                    out.close();
+                } catch (IOException ignored) {
+                    // already gone
+                }
             }
         }
+    }
+
+    private static void finish(OutputStream out, OpenAiReply reply, Finished f, StringBuilder held) throws IOException {
+        String finish = OpenAiReply.finishReason(f.getReason());
+        if (held != null) {
+            List<ObjectNode> calls = ToolCalls.parse(held.toString(), reply.t.toolNames());
+            if (calls.isEmpty()) {
+                if (!held.isEmpty()) {
+                    event(out, reply.chunk(held.toString(), null, null, false));
+                }
+            } else {
+                ObjectNode c = reply.chunk("", null, null, false);
+                ObjectNode delta = (ObjectNode) c.at("/choices/0/delta");
+                delta.remove("content");
+                delta.set("tool_calls", ToolCalls.indexed(calls));
+                event(out, c);
+                finish = "tool_calls";
+            }
+        }
+        event(out, reply.chunk("", null, finish, false));
+        if (reply.t.includeUsage()) {
+            ObjectNode u = reply.base(true);
+            u.set("choices", JSON.createArrayNode());
+            u.set("usage", OpenAiReply.usage(f));
+            event(out, u);
+        }
+        event(out, "[DONE]");
     }
 
     private static void event(OutputStream out, Object data) throws IOException {
         String s = data instanceof String str ? str : JSON.writeValueAsString(data);
         out.write(("data: " + s + "\n\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
-    }
-
-    static String finishReason(FinishReason r) {
-        return switch (r) {
-            case FINISH_REASON_LENGTH -> "length";
-            default -> "stop";
-        };
-    }
-
-    static ObjectNode usage(Finished f) {
-        ObjectNode u = JSON.createObjectNode();
-        int p = f.getUsage().getPromptTokens();
-        int c = f.getUsage().getCompletionTokens();
-        u.put("prompt_tokens", p).put("completion_tokens", c).put("total_tokens", p + c);
-        u.putObject("prompt_tokens_details").put("cached_tokens", f.getUsage().getCachedTokens());
-        return u;
-    }
-
-    /** Builds the response objects of one request, chat or completion, whole or streamed. */
-    private static final class Reply {
-        final boolean chat;
-        final OpenAiRequests.Translated t;
-        final String id;
-        final long created;
-        final String model;
-        private final ArrayNode chatLogprobs = JSON.createArrayNode();
-        private final ObjectNode completionLogprobs = JSON.createObjectNode();
-        private int textOffset;
-
-        Reply(boolean chat, OpenAiRequests.Translated t, String id, long created, String model) {
-            this.chat = chat;
-            this.t = t;
-            this.id = id;
-            this.created = created;
-            this.model = model;
-            completionLogprobs.putArray("tokens");
-            completionLogprobs.putArray("token_logprobs");
-            completionLogprobs.putArray("top_logprobs");
-            completionLogprobs.putArray("text_offset");
-        }
-
-        ObjectNode base(boolean chunk) {
-            return JSON.createObjectNode().put("id", id)
-                    .put("object", chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion")
-                    .put("created", created).put("model", model);
-        }
-
-        void addLogprobs(Delta d) {
-            if (t.topLogprobs() < 0) {
-                return;
-            }
-            for (TokenLogprob lp : d.getLogprobsList()) {
-                if (chat) {
-                    ObjectNode o = tokenNode(lp.getToken(), lp.getLogprob());
-                    ArrayNode tops = o.putArray("top_logprobs");
-                    for (int k = 0; k < Math.min(t.topLogprobs(), lp.getTopCount()); k++) {
-                        TopLogprob top = lp.getTop(k);
-                        tops.add(tokenNode(top.getToken(), top.getLogprob()));
-                    }
-                    chatLogprobs.add(o);
-                } else {
-                    ((ArrayNode) completionLogprobs.get("tokens")).add(lp.getToken());
-                    ((ArrayNode) completionLogprobs.get("token_logprobs")).add(lp.getLogprob());
-                    ObjectNode tops = JSON.createObjectNode();
-                    for (int k = 0; k < Math.min(t.topLogprobs(), lp.getTopCount()); k++) {
-                        tops.put(lp.getTop(k).getToken(), lp.getTop(k).getLogprob());
-                    }
-                    ((ArrayNode) completionLogprobs.get("top_logprobs")).add(tops);
-                    ((ArrayNode) completionLogprobs.get("text_offset")).add(textOffset);
-                    textOffset += lp.getToken().length();
-                }
-            }
-        }
-
-        private static ObjectNode tokenNode(String token, float logprob) {
-            ObjectNode o = JSON.createObjectNode().put("token", token).put("logprob", logprob);
-            ArrayNode bytes = o.putArray("bytes");
-            for (byte b : token.getBytes(StandardCharsets.UTF_8)) {
-                bytes.add(b & 0xff);
-            }
-            return o;
-        }
-
-        /** The logprobs gathered since the last call (null when none were asked for), then starts afresh. */
-        private ObjectNode takeLogprobs() {
-            if (t.topLogprobs() < 0 || (chat ? chatLogprobs.isEmpty() : completionLogprobs.get("tokens").isEmpty())) {
-                return null;
-            }
-            ObjectNode out;
-            if (chat) {
-                out = JSON.createObjectNode();
-                out.set("content", chatLogprobs.deepCopy());
-                chatLogprobs.removeAll();
-            } else {
-                out = completionLogprobs.deepCopy();
-                completionLogprobs.fieldNames().forEachRemaining(n -> ((ArrayNode) completionLogprobs.get(n)).removeAll());
-            }
-            return out;
-        }
-
-        ObjectNode whole(String text, List<ObjectNode> toolCalls, Finished f) {
-            ObjectNode o = base(false);
-            ObjectNode choice = o.putArray("choices").addObject().put("index", 0);
-            if (chat) {
-                ObjectNode message = choice.putObject("message").put("role", "assistant");
-                if (toolCalls.isEmpty()) {
-                    message.put("content", text);
-                } else {
-                    message.putNull("content");
-                    message.putArray("tool_calls").addAll(toolCalls);
-                }
-                message.putNull("refusal");
-            } else {
-                choice.put("text", text);
-            }
-            choice.set("logprobs", takeLogprobs());
-            choice.put("finish_reason", toolCalls.isEmpty() ? finishReason(f.getReason()) : "tool_calls");
-            o.set("usage", usage(f));
-            return o;
-        }
-
-        ObjectNode chunk(String text, Delta d, String finish, boolean first) {
-            ObjectNode o = base(true);
-            ObjectNode choice = o.putArray("choices").addObject().put("index", 0);
-            if (d != null) {
-                addLogprobs(d);
-            }
-            if (chat) {
-                ObjectNode delta = choice.putObject("delta");
-                if (first) {
-                    delta.put("role", "assistant");
-                }
-                if (finish == null) {
-                    delta.put("content", text);
-                }
-            } else {
-                choice.put("text", text);
-            }
-            choice.set("logprobs", finish != null ? null : takeLogprobs());
-            if (finish == null) {
-                choice.putNull("finish_reason");
-            } else {
-                choice.put("finish_reason", finish);
-            }
-            if (t.includeUsage()) {
-                o.putNull("usage");
-            }
-            return o;
-        }
     }
 
     private static ObjectNode errorBody(OpenAiError e) {
@@ -532,6 +482,10 @@ public final class OpenAiHttpServer {
         }
         if (e.retryAfterSeconds > 0) {
             ex.getResponseHeaders().set("Retry-After", String.valueOf(e.retryAfterSeconds));
+        }
+        if (e.status == 413) {
+            // the unread body is still on the wire: this connection cannot carry another request
+            ex.getResponseHeaders().set("Connection", "close");
         }
         try {
             sendJson(ex, e.status, errorBody(e));

@@ -32,6 +32,25 @@ class OpenAiErrorTest {
     }
 
     @Test
+    void retryInfoInTheStatusDetailsSetsRetryAfter() {
+        assertEquals(3, OpenAiError.fromGrpc(GrpcRefusalOverHttpTest.rateLimited(2, 1), "messages").retryAfterSeconds);
+        assertEquals(7, OpenAiError.fromGrpc(GrpcRefusalOverHttpTest.rateLimited(7, 0), "messages").retryAfterSeconds);
+        assertEquals(1, OpenAiError.fromGrpc(GrpcRefusalOverHttpTest.rateLimited(0, 0), "messages").retryAfterSeconds,
+                "a zero delay still says when: at once, rounded to the 1 s Retry-After can say");
+        assertEquals(0, OpenAiError.retryAfterSeconds(Status.RESOURCE_EXHAUSTED.asRuntimeException()));
+    }
+
+    @Test
+    void gRpcRefusalsAreMarkedAsCountedByTheServiceButUnknownKeysAreNot() {
+        assertEquals(Status.Code.NOT_FOUND, map(Status.NOT_FOUND.withDescription("x"), "prompt").countedAs);
+        assertNull(map(Status.UNAUTHENTICATED.withDescription("unknown API key"), "prompt").countedAs);
+        assertNull(OpenAiError.invalid(null, "x").countedAs, "raised at the HTTP door");
+        assertEquals(Status.Code.INVALID_ARGUMENT, OpenAiError.invalid(null, "x").grpcEquivalent());
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED,
+                new OpenAiError(413, "invalid_request_error", "big", null, null, 0).grpcEquivalent());
+    }
+
+    @Test
     void parameterNames() {
         assertEquals("top_p", OpenAiError.param("sampling.top_p = 1.5 must be in (0, 1]", "messages"));
         assertEquals("messages", OpenAiError.param("chat.messages[0].role = \"x\" must be one of", "messages"));

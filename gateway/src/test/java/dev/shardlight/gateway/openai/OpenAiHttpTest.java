@@ -53,6 +53,8 @@ class OpenAiHttpTest {
     static final List<Integer> producedPerSequence = new java.util.concurrent.CopyOnWriteArrayList<>();
     static final AtomicReference<ReplicaEngine> engine = new AtomicReference<>();
     static final AtomicInteger running = new AtomicInteger();
+    /** Held before the first token (until cancelled): a request that is admitted but produces nothing yet. */
+    static volatile long firstTokenDelayMillis;
 
     /** The real engine, slowed to ~100 tokens/s so a disconnect lands mid-stream. */
     static ReplicaEngine slowed(ReplicaEngine real) {
@@ -71,10 +73,12 @@ class OpenAiHttpTest {
             public void submit(BatchScheduler.Request request, BatchScheduler.Sink sink) {
                 AtomicInteger n = new AtomicInteger();
                 running.incrementAndGet();
+                long firstTokenAt = System.nanoTime() + firstTokenDelayMillis * 1_000_000;
                 real.submit(request, new BatchScheduler.Sink() {
                     @Override
                     public boolean ready() {
-                        return sink.ready();
+                        // held before the first token (the scheduler keeps polling cancellation meanwhile)
+                        return (n.get() > 0 || System.nanoTime() >= firstTokenAt) && sink.ready();
                     }
 
                     @Override
@@ -164,7 +168,7 @@ class OpenAiHttpTest {
         }
         var config = ConfigFactory.parseString("""
                 shardlight.cluster-port = 0
-                shardlight.metrics.port = -1
+                shardlight.metrics.port = 0
                 shardlight.router.poll-interval = 100ms
                 shardlight.worker.memory-mb = 4096
                 shardlight.http.port = %d
@@ -189,6 +193,27 @@ class OpenAiHttpTest {
     static void stop() throws Exception {
         if (node != null) {
             node.close();
+        }
+    }
+
+    /** The sum of a metric's samples whose labels include all of {@code labels} ("k=\"v\"" pairs). */
+    static double metric(String name, String... labels) {
+        String text = metricsText();
+        double sum = 0;
+        for (String line : text.split("\n")) {
+            if (line.startsWith(name + "{") && java.util.Arrays.stream(labels).allMatch(line::contains)) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
+    static String metricsText() {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.metricsPort() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        } catch (Exception e) {
+            throw new IllegalStateException("no /metrics", e);
         }
     }
 
@@ -359,6 +384,17 @@ class OpenAiHttpTest {
         assertError(call("GET", "/v1/nothing", null, KEY), 404, null);
     }
 
+    /** Sends a POST over a raw socket (so the test controls when the connection closes); returns the response reader. */
+    static BufferedReader postOn(Socket s, String path, String body) throws java.io.IOException {
+        OutputStream out = s.getOutputStream();
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        out.write(("POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        out.write(b);
+        out.flush();
+        return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+    }
+
     @Test
     void disconnectMidStreamCancelsGeneration() throws Exception {
         int before = producedPerSequence.size();
@@ -366,13 +402,7 @@ class OpenAiHttpTest {
                 + "\"max_tokens\":200,\"stream\":true,\"temperature\":1.0,\"seed\":3}";
         URI uri = URI.create(base);
         try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
-            OutputStream out = s.getOutputStream();
-            byte[] b = body.getBytes(StandardCharsets.UTF_8);
-            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
-                    + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-            out.write(b);
-            out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader in = postOn(s, "/v1/chat/completions", body);
             int events = 0;
             for (String line; (line = in.readLine()) != null && events < 3; ) {
                 if (line.startsWith("data: ")) {
@@ -389,5 +419,65 @@ class OpenAiHttpTest {
         int produced = producedPerSequence.getLast();
         assertTrue(produced < 150, "cancelled soon after the disconnect, not run to max_tokens: " + produced);
         assertEquals(0, engine.get().kvBytesInUse(), "KV freed");
+    }
+
+    @Test
+    void disconnectBeforeTheFirstTokenCancelsWithinASecond() throws Exception {
+        int before = producedPerSequence.size();
+        firstTokenDelayMillis = 60_000;
+        try {
+            String body = "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Wait\"}],"
+                    + "\"max_tokens\":50,\"stream\":true}";
+            URI uri = URI.create(base);
+            long closedAt;
+            try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
+                BufferedReader in = postOn(s, "/v1/chat/completions", body);
+                String status = in.readLine();
+                assertTrue(status.contains(" 200 "), status);
+                boolean keepAlive = false;
+                for (String line; !keepAlive && (line = in.readLine()) != null; ) {
+                    keepAlive = line.equals(": keep-alive");
+                }
+                assertTrue(keepAlive, "SSE comments flow while the first token is awaited");
+                assertEquals(1, running.get(), "the sequence is admitted and waiting for its first token");
+                closedAt = System.nanoTime();
+            } // the client goes away before any token
+            long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (producedPerSequence.size() == before && System.nanoTime() < end) {
+                Thread.sleep(10);
+            }
+            long tookMillis = (System.nanoTime() - closedAt) / 1_000_000;
+            assertTrue(producedPerSequence.size() > before, "the waiting sequence was cancelled");
+            assertTrue(producedPerSequence.getLast() <= 1, "at most the token the engine computes before it sees the flag");
+            assertTrue(tookMillis < 3_000, "cancelled " + tookMillis + " ms after the disconnect, not at its 60 s wait");
+            assertEquals(0, engine.get().kvBytesInUse(), "KV freed");
+        } finally {
+            firstTokenDelayMillis = 0;
+        }
+    }
+
+    @Test
+    void refusalsAtTheHttpDoorAreCountedLikeGrpcOnes() throws Exception {
+        String requests = "shardlight_requests_total";
+        double badJson = metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"\"");
+        double tooMany = metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"tiny\"");
+        double tooLarge = metric(requests, "tenant=\"tenant-a\"", "status=\"RESOURCE_EXHAUSTED\"");
+        double unknownKey = metric(requests, "tenant=\"unauthenticated\"", "status=\"UNAUTHENTICATED\"", "model=\"\"");
+        double notFound = metric(requests, "tenant=\"tenant-a\"", "status=\"NOT_FOUND\"", "model=\"nope\"");
+        String msgs = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        assertError(post("/v1/chat/completions", "{not json"), 400, null);
+        assertError(post("/v1/chat/completions", "{\"model\":\"tiny\"," + msgs + ",\"n\":2}"), 400, "n");
+        assertError(post("/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"" + "x".repeat(70_000) + "\"}"), 413, null);
+        assertError(call("POST", "/v1/chat/completions", "{\"model\":\"tiny\"," + msgs + "}", "sk-wrong"), 401, null);
+        assertError(post("/v1/chat/completions", "{\"model\":\"nope\"," + msgs + "}"), 404, "model");
+        assertEquals(badJson + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"\""));
+        assertEquals(tooMany + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"INVALID_ARGUMENT\"", "model=\"tiny\""));
+        assertEquals(tooLarge + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"RESOURCE_EXHAUSTED\""));
+        // the key is checked at the door before the body is read, so that count carries no model
+        assertEquals(unknownKey + 1, metric(requests, "tenant=\"unauthenticated\"", "status=\"UNAUTHENTICATED\"", "model=\"\""),
+                () -> metricsText().lines().filter(l -> l.startsWith(requests)).toList().toString());
+        // refused by the gRPC service, which counts it itself: once, not twice
+        assertEquals(notFound + 1, metric(requests, "tenant=\"tenant-a\"", "status=\"NOT_FOUND\"", "model=\"nope\""),
+                () -> metricsText().lines().filter(l -> l.startsWith(requests)).toList().toString());
     }
 }
