@@ -8,6 +8,7 @@ import dev.shardlight.engine.runtime.ForwardPass;
 import dev.shardlight.engine.runtime.Generation;
 import dev.shardlight.engine.runtime.Generator;
 import dev.shardlight.engine.runtime.KvCache;
+import dev.shardlight.engine.runtime.LabelScorer;
 import dev.shardlight.engine.runtime.SamplingParams;
 
 import java.nio.file.Path;
@@ -54,6 +55,15 @@ public final class EngineReplica implements ReplicaEngine {
         try {
             return new Generator(new Tracking()).generate(prompt, maxTokens, sampling, stopTokens, logprobs, onToken,
                     cancelled);
+        } finally {
+            live = null;
+        }
+    }
+
+    @Override
+    public LabelScorer.Scores score(int[] prompt, int[][] labels) {
+        try {
+            return new LabelScorer(new Tracking()).score(prompt, labels);
         } finally {
             live = null;
         }

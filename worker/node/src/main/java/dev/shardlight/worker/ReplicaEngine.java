@@ -2,6 +2,7 @@ package dev.shardlight.worker;
 
 import dev.shardlight.engine.runtime.Generation;
 import dev.shardlight.engine.runtime.Generator;
+import dev.shardlight.engine.runtime.LabelScorer;
 import dev.shardlight.engine.runtime.SamplingParams;
 
 import java.util.function.BooleanSupplier;
@@ -34,6 +35,16 @@ public interface ReplicaEngine extends AutoCloseable {
      */
     Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens, int logprobs,
                         Generator.TokenObserver onToken, BooleanSupplier cancelled);
+
+    /**
+     * Log-likelihood of each label continuation after {@code prompt} ({@link LabelScorer}), on the
+     * caller's thread like {@link #generate}.
+     *
+     * @throws IllegalArgumentException for input the model cannot score (the message says why)
+     */
+    default LabelScorer.Scores score(int[] prompt, int[][] labels) {
+        throw new UnsupportedOperationException("this engine (" + info().backend() + ") does not score labels");
+    }
 
     /** Bytes of KV cache held by the running sequence; 0 when idle. */
     long kvBytesInUse();
