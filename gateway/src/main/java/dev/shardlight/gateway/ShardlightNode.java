@@ -3,6 +3,11 @@ package dev.shardlight.gateway;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.shardlight.gateway.routing.ClassifyCall;
+import dev.shardlight.gateway.routing.IntentConfig;
+import dev.shardlight.gateway.routing.IntentRouter;
+import dev.shardlight.gateway.routing.LabelClassifier;
+import dev.shardlight.gateway.routing.RoutingMetrics;
 import dev.shardlight.router.CapacityAllocationStrategy;
 import dev.shardlight.router.ReplicaDirectory;
 import dev.shardlight.router.RouterView;
@@ -121,6 +126,7 @@ public final class ShardlightNode implements AutoCloseable {
                     s.getConfig("gateway.api-keys").entrySet()
                             .forEach(e -> keys.put(stripQuotes(e.getKey()), e.getValue().unwrapped().toString()));
                     InferenceService inference = new InferenceService(system, directory, view, codecs, metrics, settings);
+                    enableRouting(inference, full, codecs, registry);
                     Tenants tenants = new Tenants(keys);
                     gateway = new GatewayServer(serverBuilder.apply(s.getString("host"), s.getInt("gateway.port")),
                             inference, tenants).start();
@@ -157,6 +163,16 @@ public final class ShardlightNode implements AutoCloseable {
             system.terminate();
             throw e;
         }
+    }
+
+    /** Intent routing (model "auto", shardlight.intents) and the Classify call on this gateway. */
+    private void enableRouting(InferenceService inference, Config full, PromptCodec.Registry codecs, PrometheusRegistry registry) {
+        IntentConfig intents = IntentConfig.fromConfig(full);
+        intents.checkModelsDeclared(catalog.ids());
+        LabelClassifier classifier = new LabelClassifier(system, directory, view, codecs);
+        RoutingMetrics routingMetrics = new RoutingMetrics(registry);
+        inference.enableRouting(new IntentRouter(intents, classifier, view, routingMetrics),
+                new ClassifyCall(classifier, routingMetrics));
     }
 
     private static String stripQuotes(String key) {
