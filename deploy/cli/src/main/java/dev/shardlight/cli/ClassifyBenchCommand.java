@@ -1,0 +1,124 @@
+package dev.shardlight.cli;
+
+import dev.shardlight.engine.model.ModelConfig;
+import dev.shardlight.engine.runtime.ForwardPass;
+import dev.shardlight.engine.runtime.KvCache;
+import dev.shardlight.engine.runtime.LabelScorer;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.Set;
+
+/**
+ * `shardlight classify-bench`: the classifier's cost per routed request on a model, i.e. what
+ * intent routing adds before the target model starts. Random prompt and label tokens; after one
+ * warm-up, each run times three things side by side, in rotating order:
+ * <ul>
+ *   <li>score: {@link LabelScorer} (one prompt prefill, then each multi-token label on the
+ *       prompt's KV cache);</li>
+ *   <li>prefill: the prompt's prefill alone (the floor any classifier pays);</li>
+ *   <li>naive: no KV reuse, each label prefills the prompt again and then runs its own
+ *       tokens.</li>
+ * </ul>
+ * Reports medians over {@code --runs} and the ratios score/prefill and naive/score.
+ */
+final class ClassifyBenchCommand implements Subcommand {
+    @Override
+    public String name() {
+        return "classify-bench";
+    }
+
+    @Override
+    public String summary() {
+        return "classify-bench --model PATH [--prompt-tokens 96] [--labels 1,1,2,3] [--runs 21] [--threads N] [--json]";
+    }
+
+    @Override
+    public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+        Args a = new Args(argv, Set.of("model", "prompt-tokens", "labels", "runs", "threads", "seed"), Set.of("json")).noPositional();
+        int promptTokens = a.getInt("prompt-tokens", 96);
+        int runs = a.getInt("runs", 21);
+        String spec = a.get("labels") == null ? "1,1,2,3" : a.get("labels");
+        int[] lengths;
+        try {
+            lengths = Arrays.stream(spec.split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
+        } catch (NumberFormatException e) {
+            throw new Args.UsageException("--labels: comma-separated label lengths in tokens, e.g. 1,1,2,3");
+        }
+        if (promptTokens < 1 || runs < 1 || Arrays.stream(lengths).anyMatch(n -> n < 1 || n > LabelScorer.MAX_LABEL_TOKENS)) {
+            throw new Args.UsageException("--prompt-tokens and --runs must be >= 1, label lengths 1.." + LabelScorer.MAX_LABEL_TOKENS);
+        }
+        try (LoadedModel m = LoadedModel.open(a.required("model"), a.getInt("threads", 0))) {
+            ForwardPass f = m.forward();
+            ModelConfig c = f.config();
+            SplittableRandom rnd = new SplittableRandom(a.getLong("seed") == null ? 1 : a.getLong("seed"));
+            int[] prompt = rnd.ints(promptTokens, 0, c.vocab()).toArray();
+            int[][] labels = new int[lengths.length][];
+            for (int k = 0; k < labels.length; k++) {
+                labels[k] = rnd.ints(lengths[k], 0, c.vocab()).toArray();
+            }
+            LabelScorer scorer = new LabelScorer(f);
+            double[] score = new double[runs];
+            double[] prefill = new double[runs];
+            double[] naive = new double[runs];
+            for (int r = -1; r < runs; r++) { // r = -1 is the warm-up
+                long[] t = new long[3];
+                for (int j = 0; j < 3; j++) {
+                    int which = Math.floorMod(r + j, 3); // rotate the order so drift hits all three alike
+                    long t0 = System.nanoTime();
+                    switch (which) {
+                        case 0 -> scorer.score(prompt, labels);
+                        case 1 -> prefill(f, prompt);
+                        default -> naive(f, prompt, labels);
+                    }
+                    t[which] = System.nanoTime() - t0;
+                }
+                if (r >= 0) {
+                    score[r] = t[0] / 1e6;
+                    prefill[r] = t[1] / 1e6;
+                    naive[r] = t[2] / 1e6;
+                }
+            }
+            double s = median(score);
+            double p = median(prefill);
+            double n = median(naive);
+            if (a.flag("json")) {
+                out.println("{\"model\":" + Json.string(a.required("model")) + ",\"backend\":" + Json.string(f.backend())
+                        + ",\"prompt_tokens\":" + promptTokens + ",\"labels\":" + Json.ids(lengths) + ",\"runs\":" + runs
+                        + ",\"score_ms\":" + Json.number(s) + ",\"prefill_ms\":" + Json.number(p)
+                        + ",\"naive_ms\":" + Json.number(n) + "}");
+            } else {
+                out.printf("%s  %s  prompt %d tokens, labels of %s tokens, median of %d%n"
+                                + "  score %.2f ms   prefill alone %.2f ms   naive (re-prefill per label) %.2f ms%n"
+                                + "  score/prefill %.2fx   naive/score %.2fx%n",
+                        a.required("model"), f.backend(), promptTokens, spec, runs, s, p, n, s / p, n / s);
+            }
+        }
+        return 0;
+    }
+
+    private static void prefill(ForwardPass f, int[] prompt) {
+        KvCache cache = f.newCache(prompt.length);
+        f.forward(cache, prompt, 0, prompt.length, new float[f.config().vocab()], false);
+    }
+
+    /** Without KV reuse: every label prefills the prompt again, then runs its own tokens. */
+    private static void naive(ForwardPass f, int[] prompt, int[][] labels) {
+        int vocab = f.config().vocab();
+        for (int[] label : labels) {
+            KvCache cache = f.newCache(prompt.length + label.length);
+            f.forward(cache, prompt, 0, prompt.length, new float[vocab], false);
+            if (label.length > 1) {
+                f.forward(cache, label, 0, label.length - 1, new float[(label.length - 1) * vocab], true);
+            }
+        }
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
