@@ -23,6 +23,11 @@ import java.util.Set;
  *       tokens.</li>
  * </ul>
  * Reports medians over {@code --runs} and the ratios score/prefill and naive/score.
+ *
+ * <p>With {@code --cluster}: the same classification end to end instead, through a one-node
+ * cluster serving the model (gRPC Classify → gateway → router → replica's engine thread), with
+ * a text input and intent-like labels; reports the median call time (client side), the median
+ * time the gateway reports, and the median engine time inside it.
  */
 final class ClassifyBenchCommand implements Subcommand {
     @Override
@@ -32,12 +37,16 @@ final class ClassifyBenchCommand implements Subcommand {
 
     @Override
     public String summary() {
-        return "classify-bench --model PATH [--prompt-tokens 96] [--labels 1,1,2,3] [--runs 21] [--threads N] [--json]";
+        return "classify-bench --model PATH [--prompt-tokens 96] [--labels 1,1,2,3] [--runs 21] [--threads N] [--json] [--cluster]";
     }
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args a = new Args(argv, Set.of("model", "prompt-tokens", "labels", "runs", "threads", "seed"), Set.of("json")).noPositional();
+        Args a = new Args(argv, Set.of("model", "prompt-tokens", "labels", "runs", "threads", "seed"), Set.of("json", "cluster"))
+                .noPositional();
+        if (a.flag("cluster")) {
+            return throughCluster(a, out);
+        }
         int promptTokens = a.getInt("prompt-tokens", 96);
         int runs = a.getInt("runs", 21);
         String spec = a.get("labels") == null ? "1,1,2,3" : a.get("labels");
@@ -94,6 +103,67 @@ final class ClassifyBenchCommand implements Subcommand {
                                 + "  score %.2f ms   prefill alone %.2f ms   naive (re-prefill per label) %.2f ms%n"
                                 + "  score/prefill %.2fx   naive/score %.2fx%n",
                         a.required("model"), f.backend(), promptTokens, spec, runs, s, p, n, s / p, n / s);
+            }
+        }
+        return 0;
+    }
+
+    /** Classify calls through a one-node cluster; the prompt is the default template around a fixed request text. */
+    private static int throughCluster(Args a, PrintStream out) throws Exception {
+        int runs = a.getInt("runs", 21);
+        String model = a.required("model");
+        com.typesafe.config.Config config = com.typesafe.config.ConfigFactory.parseString("""
+                shardlight.cluster-port = 0
+                shardlight.gateway.port = 0
+                shardlight.metrics.port = -1
+                shardlight.http.port = 0
+                shardlight.router.poll-interval = 200ms
+                pekko.loglevel = WARNING
+                """).withFallback(com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("shardlight.models", List.of(
+                java.util.Map.of("id", "router", "path", model, "replicas", 1, "context-length", 2048, "kv-budget-mb", 64)))));
+        try (dev.shardlight.gateway.ShardlightNode node = dev.shardlight.gateway.ShardlightNode.start(config)) {
+            var failed = node.awaitSettled(java.time.Duration.ofMinutes(5));
+            if (!failed.isEmpty()) {
+                throw new IllegalStateException("model did not load: " + failed);
+            }
+            var channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", node.grpcPort())
+                    .usePlaintext().build();
+            try {
+                var stub = dev.shardlight.proto.v1.InferenceGrpc.newBlockingStub(channel);
+                var request = dev.shardlight.proto.v1.ClassifyRequest.newBuilder().setModel("router")
+                        .setText("My last invoice charged me twice for the same subscription; can you refund one of the payments?");
+                for (String[] l : new String[][] {{"billing", "invoices, refunds and payments"}, {"coding", "programming questions"},
+                        {"chitchat", "greetings and small talk"}, {"other", "anything else"}}) {
+                    request.addLabels(dev.shardlight.proto.v1.ClassifyLabel.newBuilder().setName(l[0]).setDescription(l[1]));
+                }
+                double[] call = new double[runs];
+                double[] gateway = new double[runs];
+                double[] engine = new double[runs];
+                dev.shardlight.proto.v1.ClassifyResponse last = null;
+                for (int r = -1; r < runs; r++) {
+                    long t0 = System.nanoTime();
+                    last = stub.withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS).classify(request.build());
+                    if (r >= 0) {
+                        call[r] = (System.nanoTime() - t0) / 1e6;
+                        gateway[r] = last.getDurationMs();
+                        engine[r] = last.getEngineMs();
+                    }
+                }
+                double c = median(call);
+                double g = median(gateway);
+                double e = median(engine);
+                int[] tokens = last.getScoresList().stream().mapToInt(x -> x.getTokens()).toArray();
+                if (a.flag("json")) {
+                    out.println("{\"model\":" + Json.string(model) + ",\"prompt_tokens\":" + last.getPromptTokens()
+                            + ",\"labels\":" + Json.ids(tokens) + ",\"runs\":" + runs + ",\"call_ms\":" + Json.number(c)
+                            + ",\"gateway_ms\":" + Json.number(g) + ",\"engine_ms\":" + Json.number(e) + "}");
+                } else {
+                    out.printf("%s  through a one-node cluster: prompt %d tokens, labels of %s tokens, median of %d%n"
+                                    + "  Classify call %.2f ms   at the gateway %.2f ms   in the engine %.2f ms   (outside the engine %.2f ms)%n",
+                            model, last.getPromptTokens(), Arrays.toString(tokens), runs, c, g, e, c - e);
+                }
+            } finally {
+                channel.shutdownNow();
             }
         }
         return 0;

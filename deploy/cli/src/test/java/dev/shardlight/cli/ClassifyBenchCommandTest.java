@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** `classify-bench --json` on the llama fixture: medians of the three timed paths, and its usage errors. */
+/** `classify-bench --json` on the fixtures: medians of the three timed paths (llama), the cluster mode (gemma, which has a tokenizer), usage errors. */
 class ClassifyBenchCommandTest {
     @Test
     void reportsScorePrefillAndNaiveMedians() throws Exception {
@@ -18,6 +18,17 @@ class ClassifyBenchCommandTest {
         assertEquals(20, b.path("prompt_tokens").asInt());
         assertEquals(3, b.path("labels").size());
         assertTrue(b.path("score_ms").asDouble() > 0 && b.path("prefill_ms").asDouble() > 0 && b.path("naive_ms").asDouble() > 0);
+    }
+
+    @Test
+    void clusterModeTimesClassifyCallsThroughAOneNodeCluster() throws Exception {
+        var r = CliContractTest.run("classify-bench", "--cluster", "--model",
+                CliContractTest.FIXTURE.resolveSibling("gemma3-1b-like/model-q8_0.gguf").toString(), "--runs", "2", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode b = new ObjectMapper().readTree(r.out().strip());
+        assertEquals(4, b.path("labels").size());
+        assertTrue(b.path("prompt_tokens").asInt() > 20);
+        assertTrue(b.path("call_ms").asDouble() >= b.path("engine_ms").asDouble() && b.path("engine_ms").asDouble() > 0);
     }
 
     @Test
