@@ -59,7 +59,7 @@ class IntentRoutingTest {
               router-model = "router"
               fallback-model = "fallback"
               min-confidence = %s
-              timeout = 10s
+              timeout = %s
               intents = [
                 { name = "yes", description = "the request is a question", target = "big",
                   examples = ["is it raining?"] }
@@ -89,13 +89,17 @@ class IntentRoutingTest {
     }
 
     static Node start(String routerPath, String minConfidence, String ladder) throws Exception {
+        return start(routerPath, minConfidence, "10s", ladder);
+    }
+
+    static Node start(String routerPath, String minConfidence, String timeout, String ladder) throws Exception {
         String gguf = TestNodes.tinyGemma();
         List<String> models = new ArrayList<>();
         models.add(TestNodes.model("router", routerPath, 1, 256, 4));
         for (String m : List.of("big", "mid", "small", "fallback")) {
             models.add(TestNodes.model(m, gguf, 1, 256, 4));
         }
-        Config config = TestNodes.config(models, INTENTS.formatted(minConfidence, ladder));
+        Config config = TestNodes.config(models, INTENTS.formatted(minConfidence, timeout, ladder));
         String name = "intent-test-" + System.nanoTime();
         ShardlightNode node = ShardlightNode.start(config, EngineReplica::open, TokenizerCodecs::new,
                 (host, port) -> InProcessServerBuilder.forName(name));
@@ -115,7 +119,7 @@ class IntentRoutingTest {
         Files.writeString(broken, "not a model");
         broken.toFile().deleteOnExit();
         routed = start(TestNodes.tinyGemma(), "0.0", "");
-        fallback = start(TestNodes.tinyGemma(), "0.99", "ladder { models = [\"fallback\", \"small\"], queue-threshold = 0 }");
+        fallback = start(TestNodes.tinyGemma(), "0.99", "2s", "ladder { models = [\"fallback\", \"small\"], queue-threshold = 0 }");
         brokenRouter = start(broken.toString(), "0.0", "");
     }
 
@@ -321,6 +325,27 @@ class IntentRoutingTest {
             assertEquals("small", stepped.getRouting().getTargetModel());
             assertTrue(stepped.getRouting().getStepDownReason().startsWith("fallback has 1 requests queued or running"),
                     stepped.getRouting().getStepDownReason());
+        } finally {
+            busy.call.cancel("test done", null);
+        }
+    }
+
+    @Test
+    void aRouterModelSlowerThanTheTimeoutMeansTheFallbackServes() throws Exception {
+        // A stalled stream holds the router replica's engine thread, so the scoring waits behind it.
+        var busy = GatewayErrorsTest.StalledCall.start(fallback.channel(),
+                TestNodes.tokens("router", 240, GatewayErrorsTest.LONG_PROMPT).build(), 60);
+        try {
+            GatewayErrorsTest.await(() -> busy.received.get() > 0, "the router replica is streaming");
+            long t0 = System.nanoTime();
+            Finished f = generateAuto(fallback, GenerateRequest.newBuilder().setText("hello there"));
+            assertTrue(System.nanoTime() - t0 >= TimeUnit.SECONDS.toNanos(2), "waited for the 2 s routing timeout");
+            assertEquals("fallback", f.getModel());
+            assertTrue(f.getRouting().getFallback());
+            assertEquals("", f.getRouting().getIntent());
+            assertTrue(f.getRouting().getFallbackReason().startsWith("router model router gave no answer (DEADLINE_EXCEEDED: "),
+                    f.getRouting().getFallbackReason());
+            assertTrue(f.getRouting().getRoutingMs() >= 2000);
         } finally {
             busy.call.cancel("test done", null);
         }

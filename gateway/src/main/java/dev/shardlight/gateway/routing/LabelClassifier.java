@@ -184,7 +184,8 @@ public final class LabelClassifier {
                         replyTo -> new ReplicaDirectory.Pick(p.model(), Set.copyOf(tried), replyTo), wait, system.scheduler())
                 .whenComplete((picked, failure) -> {
                     if (failure != null) {
-                        out.completeExceptionally(Status.INTERNAL.withDescription("router did not answer: " + failure).asRuntimeException());
+                        out.completeExceptionally((System.currentTimeMillis() >= deadline ? Status.DEADLINE_EXCEEDED : Status.INTERNAL)
+                                .withDescription("router did not pick a replica of " + p.model() + ": " + failure).asRuntimeException());
                         return;
                     }
                     if (picked.replicaId() == null) {
