@@ -5,6 +5,7 @@ import dev.shardlight.proto.v1.Delta;
 import dev.shardlight.proto.v1.FinishReason;
 import dev.shardlight.proto.v1.Finished;
 import dev.shardlight.proto.v1.GenerateResponse;
+import dev.shardlight.proto.v1.RoutingDecision;
 import dev.shardlight.proto.v1.TokenLogprob;
 import dev.shardlight.proto.v1.TopLogprob;
 import dev.shardlight.proto.v1.Usage;
@@ -75,9 +76,21 @@ final class GenerateSession extends AbstractBehavior<Object> {
     static Behavior<Object> create(ValidRequest request, ServerCallStreamObserver<GenerateResponse> client,
                                    ActorRef<ReplicaDirectory.Command> directory, ServingMetrics metrics, Settings settings,
                                    Admission.Lease lease) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-                new GenerateSession(ctx, timers, request, client, directory, metrics, settings, lease)));
+        return create(request, client, directory, metrics, settings, lease, null);
     }
+
+    /** As above; {@code routing} (model "auto" only, else null) is returned in {@code Finished.routing}. */
+    static Behavior<Object> create(ValidRequest request, ServerCallStreamObserver<GenerateResponse> client,
+                                   ActorRef<ReplicaDirectory.Command> directory, ServingMetrics metrics, Settings settings,
+                                   Admission.Lease lease, RoutingDecision routing) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            GenerateSession session = new GenerateSession(ctx, timers, request, client, directory, metrics, settings, lease);
+            session.routing = routing;
+            return session;
+        }));
+    }
+
+    private RoutingDecision routing;
 
     private final ValidRequest request;
     private final ServerCallStreamObserver<GenerateResponse> client;
@@ -369,13 +382,17 @@ final class GenerateSession extends AbstractBehavior<Object> {
                 client.onNext(GenerateResponse.newBuilder().setDelta(Delta.newBuilder().setText(tail)).build());
             }
         }
-        client.onNext(GenerateResponse.newBuilder().setFinished(Finished.newBuilder()
+        Finished.Builder finished = Finished.newBuilder()
                 .setReason(reason)
                 .setUsage(Usage.newBuilder().setPromptTokens(request.prompt().length).setCompletionTokens(written)
                         .setCachedTokens(completed == null ? 0 : completed.cachedTokens()))
                 .setModel(request.model()).setReplica(replicaId == null ? "" : replicaId)
-                .setRequestId(request.requestId())).build());
+                .setRequestId(request.requestId());
+        if (routing != null) {
+            finished.setRouting(routing);
+        }
         endLease(); // before the client hears the end, so its next call finds its stream slot free
+        client.onNext(GenerateResponse.newBuilder().setFinished(finished).build());
         client.onCompleted();
         log("finished ({}, {} tokens) on replica {}", reason, written, replicaId);
         return end("OK");

@@ -1,7 +1,11 @@
 package dev.shardlight.gateway;
 
+import dev.shardlight.gateway.routing.ClassifyCall;
 import dev.shardlight.gateway.tenants.Admission;
 import dev.shardlight.gateway.tenants.TenantRegistry;
+import dev.shardlight.gateway.routing.IntentRouter;
+import dev.shardlight.proto.v1.ClassifyRequest;
+import dev.shardlight.proto.v1.ClassifyResponse;
 import dev.shardlight.proto.v1.GenerateRequest;
 import dev.shardlight.proto.v1.GenerateResponse;
 import dev.shardlight.proto.v1.GetModelRequest;
@@ -26,8 +30,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The shardlight.v1.Inference service: checks the tenant's permissions, validates and admits on
- * the gRPC thread (refusals never touch the cluster), then hands each Generate call to its own
+ * The shardlight.v1.Inference service: admits (tenant limits) and validates on the gRPC thread
+ * (refusals never touch the cluster), then hands each Generate call to its own
  * {@link GenerateSession} actor, which ends the call's {@link Admission.Lease} however it ends.
  */
 final class InferenceService extends InferenceGrpc.InferenceImplBase {
@@ -41,6 +45,8 @@ final class InferenceService extends InferenceGrpc.InferenceImplBase {
     private final ServingMetrics metrics;
     private final GenerateSession.Settings settings;
     private final Admission admission;
+    private volatile AutoRouting autoRouting = new AutoRouting(this, null);
+    private volatile ClassifyCall classifyCall;
 
     InferenceService(ActorSystem<?> system, ActorRef<ReplicaDirectory.Command> directory, RouterView view,
                      PromptCodec.Registry codecs, ServingMetrics metrics, GenerateSession.Settings settings, Admission admission) {
@@ -54,9 +60,40 @@ final class InferenceService extends InferenceGrpc.InferenceImplBase {
         this.admission = admission;
     }
 
+    /** Intent routing for model "auto" and the Classify call; set once by ShardlightNode before serving. */
+    void enableRouting(IntentRouter router, ClassifyCall classify) {
+        this.autoRouting = new AutoRouting(this, router);
+        this.classifyCall = classify;
+    }
+
     @Override
     public void generate(GenerateRequest request, StreamObserver<GenerateResponse> observer) {
         ServerCallStreamObserver<GenerateResponse> client = (ServerCallStreamObserver<GenerateResponse>) observer;
+        if (AutoRouting.AUTO.equals(request.getModel())) {
+            autoRouting.route(request, client);
+            return;
+        }
+        Deadline deadline = Context.current().getDeadline();
+        ActorRef<Object> session = open(request, client, null);
+        if (session != null) {
+            // gRPC invokes these on its own threads; the session does all writes.
+            client.setOnReadyHandler(() -> session.tell(GenerateSession.ClientReady.INSTANCE));
+            client.setOnCancelHandler(() -> session.tell(new GenerateSession.ClientCancelled(cancelReason(deadline))));
+        }
+    }
+
+    /** A client whose own deadline fires resets the stream a moment before ours expires: count that as the deadline. */
+    static String cancelReason(Deadline deadline) {
+        return deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) < 250 ? "deadline exceeded" : "client cancelled";
+    }
+
+    /**
+     * Validates and starts the call's session (in the current gRPC context: tenant, deadline);
+     * null when refused (the client has its error). {@code routing}: the model "auto" decision.
+     */
+    ActorRef<Object> open(GenerateRequest request, ServerCallStreamObserver<GenerateResponse> client,
+                          dev.shardlight.proto.v1.RoutingDecision routing) {
+        StreamObserver<GenerateResponse> observer = client;
         TenantRegistry.Caller caller = Tenants.CALLER.get() == null ? new TenantRegistry.Caller(Tenants.ANONYMOUS, null)
                 : Tenants.CALLER.get();
         String tenant = caller.tenant();
@@ -78,27 +115,32 @@ final class InferenceService extends InferenceGrpc.InferenceImplBase {
         } catch (StatusException e) {
             metrics.requests.labelValues(request.getModel(), tenant, e.getStatus().getCode().name()).inc();
             observer.onError(e);
-            return;
+            return null;
         } catch (RuntimeException | LinkageError e) {
             // e.g. a tokenizer or chat template failing on this input: say so instead of gRPC's bare UNKNOWN
             LoggerFactory.getLogger(InferenceService.class).error("preparing a request for model {} failed", request.getModel(), e);
             metrics.requests.labelValues(request.getModel(), tenant, Status.Code.INTERNAL.name()).inc();
             observer.onError(Status.INTERNAL.withDescription("preparing the prompt failed: " + e).asException());
-            return;
+            return null;
         }
-        ActorRef<Object> session;
         try {
-            session = system.systemActorOf(GenerateSession.create(valid, client, directory, metrics, settings, lease),
+            return system.systemActorOf(GenerateSession.create(valid, client, directory, metrics, settings, lease, routing),
                     "generate-" + SESSIONS.incrementAndGet(), Props.empty());
         } catch (RuntimeException e) {
             lease.end(0, 0, 0);
             throw e;
         }
-        // gRPC invokes these on its own threads; the session does all writes.
-        client.setOnReadyHandler(() -> session.tell(GenerateSession.ClientReady.INSTANCE));
-        // A client whose own deadline fires resets the stream a moment before ours expires: count that as the deadline.
-        client.setOnCancelHandler(() -> session.tell(new GenerateSession.ClientCancelled(
-                deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) < 250 ? "deadline exceeded" : "client cancelled")));
+    }
+
+    /** The public Classify call (see {@link ClassifyCall}). */
+    @Override
+    public void classify(ClassifyRequest request, StreamObserver<ClassifyResponse> observer) {
+        ClassifyCall call = classifyCall;
+        if (call == null) {
+            observer.onError(Status.UNIMPLEMENTED.withDescription("Classify is not enabled on this gateway").asException());
+            return;
+        }
+        call.handle(request, observer);
     }
 
     @Override

@@ -3,6 +3,11 @@ package dev.shardlight.gateway;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.shardlight.gateway.routing.ClassifyCall;
+import dev.shardlight.gateway.routing.IntentConfig;
+import dev.shardlight.gateway.routing.IntentRouter;
+import dev.shardlight.gateway.routing.LabelClassifier;
+import dev.shardlight.gateway.routing.RoutingMetrics;
 import dev.shardlight.router.CapacityAllocationStrategy;
 import dev.shardlight.gateway.tenants.AdminService;
 import dev.shardlight.gateway.tenants.Admission;
@@ -130,6 +135,7 @@ public final class ShardlightNode implements AutoCloseable {
                     usage = new UsageLedger(data, metrics::served);
                     Admission admission = new Admission(tenantRegistry, usage, metrics::refused);
                     InferenceService inference = new InferenceService(system, directory, view, codecs, metrics, settings, admission);
+                    enableRouting(inference, full, codecs, registry);
                     Tenants tenants = new Tenants(tenantRegistry);
                     gateway = new GatewayServer(serverBuilder.apply(s.getString("host"), s.getInt("gateway.port")),
                             inference, tenants, new AdminService(tenantRegistry, usage).protectedBy(s.getString("gateway.admin-key")))
@@ -178,6 +184,16 @@ public final class ShardlightNode implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /** Intent routing (model "auto", shardlight.intents) and the Classify call on this gateway. */
+    private void enableRouting(InferenceService inference, Config full, PromptCodec.Registry codecs, PrometheusRegistry registry) {
+        IntentConfig intents = IntentConfig.fromConfig(full);
+        intents.checkModelsDeclared(catalog.ids());
+        LabelClassifier classifier = new LabelClassifier(system, directory, view, codecs);
+        RoutingMetrics routingMetrics = new RoutingMetrics(registry);
+        inference.enableRouting(new IntentRouter(intents, classifier, view, routingMetrics),
+                new ClassifyCall(classifier, routingMetrics));
     }
 
     /**

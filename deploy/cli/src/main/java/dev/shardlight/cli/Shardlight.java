@@ -13,7 +13,7 @@ public final class Shardlight {
 
     static Map<String, Subcommand> commands() {
         Map<String, Subcommand> m = new LinkedHashMap<>();
-        for (Subcommand s : List.of(new DemoCommand(), new LogitsCommand(), new GenerateCommand(), new BenchCommand(), new BatchBenchCommand(),
+        for (Subcommand s : List.of(new DemoCommand(), new LogitsCommand(), new GenerateCommand(), new BenchCommand(), new BatchBenchCommand(), new ClassifyBenchCommand(),
                 new RandomModelCommand(), new TokenizeCommand(), new ChatTemplateCommand(), new TokenizerServiceCommand(), new ServeCommand(), new NodeCommand(), new ChatCommand())) {
             m.put(s.name(), s);
         }

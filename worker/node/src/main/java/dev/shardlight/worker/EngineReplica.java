@@ -5,6 +5,7 @@ import dev.shardlight.engine.model.Model;
 import dev.shardlight.engine.model.ModelConfig;
 import dev.shardlight.engine.runtime.BatchScheduler;
 import dev.shardlight.engine.runtime.CpuForwardPass;
+import dev.shardlight.engine.runtime.LabelScorer;
 
 import java.nio.file.Path;
 
@@ -15,6 +16,7 @@ import java.nio.file.Path;
  */
 public final class EngineReplica implements ReplicaEngine {
     private final Model model;
+    private final CpuForwardPass forward;
     private final BatchScheduler scheduler;
     private final Info info;
 
@@ -22,7 +24,7 @@ public final class EngineReplica implements ReplicaEngine {
         this.model = model;
         ModelConfig c = model.config();
         ModelSpec.Batching b = spec.batching();
-        CpuForwardPass forward = new CpuForwardPass(model, Backends.kernels(), b.stepTokens());
+        this.forward = new CpuForwardPass(model, Backends.kernels(), b.stepTokens());
         this.scheduler = new BatchScheduler(forward, new BatchScheduler.Options(spec.kvBudgetBytes(),
                 dev.shardlight.engine.runtime.KvBlockPool.DEFAULT_BLOCK_SIZE, b.maxBatch(), b.prefixCaching(),
                 b.sharedPrefixCache()));
@@ -70,9 +72,10 @@ public final class EngineReplica implements ReplicaEngine {
         return scheduler.stats();
     }
 
-    /** The model's forward pass, for engine-thread work beside batching (e.g. label scoring). */
-    Model model() {
-        return model;
+    /** Scores labels on the engine thread, between batched steps (its own small KV cache). */
+    @Override
+    public LabelScorer.Scores score(int[] prompt, int[][] labels) {
+        return new LabelScorer(forward).score(prompt, labels);
     }
 
     @Override

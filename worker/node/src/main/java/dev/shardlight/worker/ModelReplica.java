@@ -313,6 +313,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 .onMessage(Cancel.class, c -> cancel(c.requestId(), c.reason()))
                 .onMessage(RequesterGone.class, this::onRequesterGone)
                 .onMessage(GetStatus.class, this::onGetStatus)
+                .onMessage(ScoreLabels.class, this::onScoreLabels)
                 .onMessage(EngineLoaded.class, this::onLoaded)
                 .onMessage(EngineFailed.class, this::onFailed)
                 .onMessage(SequenceEnded.class, this::onSequenceEnded)
@@ -503,6 +504,19 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 g.replyTo().tell(new Completed(requestId, Finish.CANCELLED, g.prompt().length, 0, reason + " while queued"));
                 break;
             }
+        }
+        return this;
+    }
+
+    /** Label scoring runs on the engine thread, after whatever that thread is doing now. */
+    private Behavior<Command> onScoreLabels(ScoreLabels s) {
+        ReplicaEngine e = engine;
+        if (e == null || stopping) {
+            s.replyTo().tell(new ScoreLabels.Refused(s.requestId(), Refusal.UNAVAILABLE, "replica " + id + " on " + node
+                    + (stopping ? " is moving" : state == State.FAILED ? " failed: " + message : " is still loading")));
+        } else {
+            String replica = id.toString();
+            engineThread.execute(() -> s.replyTo().tell(s.runOn(e, replica)));
         }
         return this;
     }

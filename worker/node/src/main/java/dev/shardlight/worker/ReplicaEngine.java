@@ -3,6 +3,7 @@ package dev.shardlight.worker;
 import dev.shardlight.engine.runtime.BatchScheduler;
 import dev.shardlight.engine.runtime.Generation;
 import dev.shardlight.engine.runtime.Generator;
+import dev.shardlight.engine.runtime.LabelScorer;
 import dev.shardlight.engine.runtime.SamplingParams;
 import dev.shardlight.engine.runtime.TokenLogprobs;
 
@@ -94,6 +95,16 @@ public interface ReplicaEngine extends AutoCloseable {
     default Generation generate(int[] prompt, int maxTokens, SamplingParams sampling, int[] stopTokens,
                                 IntConsumer onToken, BooleanSupplier cancelled) {
         return generate(prompt, maxTokens, sampling, stopTokens, -1, (token, lp) -> onToken.accept(token), cancelled);
+    }
+
+    /**
+     * Engine thread, between steps: log-likelihood of each label continuation after {@code prompt}
+     * ({@link LabelScorer}).
+     *
+     * @throws IllegalArgumentException for input the model cannot score (the message says why)
+     */
+    default LabelScorer.Scores score(int[] prompt, int[][] labels) {
+        throw new UnsupportedOperationException("this engine (" + info().backend() + ") does not score labels");
     }
 
     @Override
