@@ -24,10 +24,15 @@ import java.util.Map;
  *   first that does not fit blocks those after it, so large requests are not starved.</li>
  *   <li>Fair share: strict priority classes (higher first), then tenants by weighted fair queuing:
  *   each tenant's virtual time advances by the rows it was given divided by its weight, and the
- *   tenant furthest behind goes first (a tenant coming back from idle starts at the current
- *   minimum, so idleness is not banked). This orders admission, decode rows and prefill budget.</li>
+ *   tenant furthest behind goes first (a tenant that gets new work after having none starts at
+ *   the system's virtual time: idleness is not banked, and service it had while nobody else
+ *   asked is not held against it). This orders admission, decode rows and prefill budget; a
+ *   tenant at its share of the slots does not block another tenant's admission.</li>
  *   <li>Prefill: within a tenant, shorter remaining prompts first, so a short prompt is not stuck
  *   behind a long one; a long prompt takes whatever budget is left, chunk by chunk.</li>
+ *   <li>Slot share: when every slot is taken, a waiting sequence of a higher priority class, or
+ *   of a tenant below its weighted share of the slots while another tenant is above its share,
+ *   takes the slot of that other tenant's most recently admitted sequence (preempted as below).</li>
  *   <li>Preemption: when a step needs a block and the pool (after evicting unused cached prefixes)
  *   has none, the running sequence of the lowest priority that was admitted last and is not in
  *   this step is preempted by recompute: its blocks are freed and it waits again at the front;
@@ -154,6 +159,7 @@ public final class BatchScheduler {
     private final Seq[] planned;
     private final float[] logits;
     private long arrivals;
+    private double lastSystemVtime;
     private long admissions;
     private long preemptions;
     private long steps;
@@ -270,6 +276,7 @@ public final class BatchScheduler {
             }
         }
         clearPlan(n);
+        systemVtime();
         steps++;
         stepRows += rows;
         publish(n, rows);
@@ -285,17 +292,30 @@ public final class BatchScheduler {
 
     // ---- lifecycle ---------------------------------------------------------------------------
 
+    /**
+     * A tenant with new work starts at the system's virtual time (no credit banked while idle, and
+     * no debt kept from service it got while nobody else wanted any).
+     */
     private void activate(Seq s) {
         Share share = shares.computeIfAbsent(s.req.tenant(), t -> new Share());
-        if (share.active++ == 0) {
-            double min = Double.MAX_VALUE;
-            for (Share other : shares.values()) {
-                if (other != share && other.active > 0) {
-                    min = Math.min(min, other.vtime);
-                }
-            }
-            share.vtime = min == Double.MAX_VALUE ? share.vtime : Math.max(share.vtime, min);
+        if (share.active == 0) {
+            share.vtime = systemVtime();
         }
+        share.active++;
+    }
+
+    /** The least virtual time among tenants with work, or where it last was when none had any. */
+    private double systemVtime() {
+        double min = Double.MAX_VALUE;
+        for (Share other : shares.values()) {
+            if (other.active > 0) {
+                min = Math.min(min, other.vtime);
+            }
+        }
+        if (min != Double.MAX_VALUE) {
+            lastSystemVtime = Math.max(lastSystemVtime, min);
+        }
+        return lastSystemVtime;
     }
 
     private void deactivate(Seq s) {
@@ -345,8 +365,12 @@ public final class BatchScheduler {
             .thenComparingLong(s -> s.arrival);
 
     private void admit() {
-        while (running.size() < options.maxRunning() && !waiting.isEmpty()) {
-            Seq s = waiting.stream().min(fairOrder).orElseThrow();
+        List<Seq> candidates = new ArrayList<>(waiting);
+        candidates.sort(fairOrder);
+        for (Seq s : candidates) {
+            if (running.size() >= options.maxRunning() && !makeRoomFor(s)) {
+                continue; // its tenant has its share of the slots; another tenant's request may not
+            }
             long seed = PrefixCache.seed(options.sharedPrefixCache() ? null : s.req.tenant());
             List<PrefixCache.Entry> hits = options.prefixCaching()
                     ? prefixes.match(seed, s.tokens, s.known - 1) : List.of();
@@ -357,7 +381,7 @@ public final class BatchScheduler {
                 for (PrefixCache.Entry e : hits) {
                     prefixes.unuse(e);
                 }
-                return;
+                return; // head of line: a large request is not overtaken forever by small ones
             }
             waiting.remove(s);
             PagedKvCache cache = forward.newCache(pool, s.tokens.length);
@@ -365,10 +389,8 @@ public final class BatchScheduler {
             s.cache = cache;
             s.keys = new long[s.tokens.length / pool.blockSize() + 1];
             s.keyed = 0;
-            long parent = seed;
             for (PrefixCache.Entry e : hits) {
                 s.keys[s.keyed++] = e.key;
-                parent = e.key;
             }
             if (s.cachedTokens < 0) {
                 s.cachedTokens = hitTokens;
@@ -380,6 +402,65 @@ public final class BatchScheduler {
             s.admittedOrder = admissions++;
             running.add(s);
         }
+    }
+
+    /**
+     * Every slot is taken: frees one for {@code s} (preempting by recompute) when it outranks a
+     * running sequence by priority class, or when its tenant holds fewer slots than its weighted
+     * share of {@code maxRunning} among the tenants with work in its class while another tenant
+     * holds more than its share. A flooding tenant thus keeps at most its share once others ask.
+     */
+    private boolean makeRoomFor(Seq s) {
+        Seq victim = null;
+        for (Seq r : running) {
+            if (r.req.priority() < s.req.priority() && (victim == null || ranksBelow(r, victim))) {
+                victim = r;
+            }
+        }
+        if (victim == null) {
+            Map<String, Integer> slots = new HashMap<>();
+            Map<String, Double> weights = new HashMap<>();
+            for (Seq r : running) {
+                if (r.req.priority() == s.req.priority()) {
+                    slots.merge(r.req.tenant(), 1, Integer::sum);
+                    weights.put(r.req.tenant(), r.req.weight());
+                }
+            }
+            for (Seq w : waiting) {
+                if (w.req.priority() == s.req.priority()) {
+                    weights.putIfAbsent(w.req.tenant(), w.req.weight());
+                }
+            }
+            double total = weights.values().stream().mapToDouble(Double::doubleValue).sum();
+            int max = options.maxRunning();
+            String mine = s.req.tenant();
+            if (slots.getOrDefault(mine, 0) + 1 > max * weights.get(mine) / total + 1e-9) {
+                return false; // its tenant already has its share: wait for a slot
+            }
+            String over = null;
+            double excess = 0;
+            for (Map.Entry<String, Integer> e : slots.entrySet()) {
+                double x = e.getValue() - max * weights.get(e.getKey()) / total;
+                if (x > excess + 1e-9) {
+                    excess = x;
+                    over = e.getKey();
+                }
+            }
+            if (over == null) {
+                return false;
+            }
+            for (Seq r : running) {
+                if (r.req.tenant().equals(over) && r.req.priority() == s.req.priority()
+                        && (victim == null || r.admittedOrder > victim.admittedOrder)) {
+                    victim = r;
+                }
+            }
+        }
+        if (victim == null) {
+            return false;
+        }
+        preempt(victim);
+        return true;
     }
 
     /** Fills slices/planned for this step; returns how many. */
