@@ -170,7 +170,7 @@ public final class VectorKernels implements Kernels, AutoCloseable {
         private void batchRows(int r0, int r1) {
             int cols = w.cols();
             int rows = w.rows();
-            int block = Math.max(3, BATCH_BLOCK_FLOATS / cols / 3 * 3);
+            int block = Math.max(4, BATCH_BLOCK_FLOATS / cols / 4 * 4);
             float[] buf = scratch(0, ROW_GROUP * cols);
             for (int b0 = 0; b0 < batch; b0 += block) {
                 int b1 = Math.min(batch, b0 + block);
@@ -181,8 +181,8 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                     }
                     int b = b0;
                     if (g == ROW_GROUP && cols % L == 0) {
-                        for (; b + 3 <= b1; b += 3) {
-                            VectorRows.dot4x3(buf, 0, x, b * cols, cols, out, b * rows + r, rows);
+                        for (; b + 2 <= b1; b += 2) {
+                            VectorRows.dot4x2(buf, 0, x, b * cols, cols, out, b * rows + r, rows);
                         }
                     }
                     for (; b + 4 <= b1; b += 4) {

@@ -440,36 +440,37 @@ final class VectorRows {
     }
 
     /**
-     * Dot products of four consecutive rows {@code w[wo + j*n ..]} (j < 4) with three activation
-     * vectors {@code x[xo + k*n ..]} (k < 3), written to {@code out[o + k*outStride + j]}: twelve
-     * accumulators in registers, seven loads per twelve FMAs (dot4 needs five per four), so the
-     * loop is bound by the FMA units rather than by loads. n must be a multiple of the lane count.
+     * Dot products of four consecutive rows {@code w[wo + j*n ..]} (j < 4) with two activation
+     * vectors {@code x[xo + k*n ..]} (k < 2), written to {@code out[o + k*outStride + j]}. The rows
+     * sit in L1 (dequantized scratch) while a prompt's activations stream from L2: each activation
+     * vector loaded here feeds four FMAs, where {@link #dot4} re-reads every activation once per
+     * row. Eight accumulators, two activation and one weight vector fit AVX2's sixteen registers.
+     * n must be a multiple of the lane count.
      */
-    static void dot4x3(float[] w, int wo, float[] x, int xo, int n, float[] out, int o, int outStride) {
-        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F);
-        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F);
-        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F);
-        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F);
+    static void dot4x2(float[] w, int wo, float[] x, int xo, int n, float[] out, int o, int outStride) {
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
         for (int i = 0; i < n; i += L) {
             FloatVector x0 = FloatVector.fromArray(F, x, xo + i);
             FloatVector x1 = FloatVector.fromArray(F, x, xo + n + i);
-            FloatVector x2 = FloatVector.fromArray(F, x, xo + 2 * n + i);
             FloatVector w0 = FloatVector.fromArray(F, w, wo + i);
             a00 = w0.fma(x0, a00);
             a01 = w0.fma(x1, a01);
-            a02 = w0.fma(x2, a02);
             FloatVector w1 = FloatVector.fromArray(F, w, wo + n + i);
             a10 = w1.fma(x0, a10);
             a11 = w1.fma(x1, a11);
-            a12 = w1.fma(x2, a12);
             FloatVector w2 = FloatVector.fromArray(F, w, wo + 2 * n + i);
             a20 = w2.fma(x0, a20);
             a21 = w2.fma(x1, a21);
-            a22 = w2.fma(x2, a22);
             FloatVector w3 = FloatVector.fromArray(F, w, wo + 3 * n + i);
             a30 = w3.fma(x0, a30);
             a31 = w3.fma(x1, a31);
-            a32 = w3.fma(x2, a32);
         }
         out[o] = a00.reduceLanes(VectorOperators.ADD);
         out[o + 1] = a10.reduceLanes(VectorOperators.ADD);
@@ -479,10 +480,6 @@ final class VectorRows {
         out[o + outStride + 1] = a11.reduceLanes(VectorOperators.ADD);
         out[o + outStride + 2] = a21.reduceLanes(VectorOperators.ADD);
         out[o + outStride + 3] = a31.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride] = a02.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride + 1] = a12.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride + 2] = a22.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride + 3] = a32.reduceLanes(VectorOperators.ADD);
     }
 
     // ---- dequantization into float[] (bitwise equal to ScalarKernels) -----------------------------
@@ -496,33 +493,10 @@ final class VectorRows {
                 }
                 ScalarKernels.dequantize(type, seg, off + 4L * i, n - i, out, o + i);
             }
-            case F16, BF16 -> {
-                IntVector keep = IntVector.broadcast(I, HALF_KEEP);
-                IntVector exponent = IntVector.broadcast(I, HALF_EXPONENT);
-                IntVector infExponent = IntVector.broadcast(I, 0x7F800000);
-                FloatVector rebias = FloatVector.broadcast(F, 0x1p112f);
-                int i = 0;
-                for (; i <= n - L; i += L) {
-                    (type == GgmlType.F16 ? f16v(seg, off + 2L * i, keep, exponent, infExponent, rebias) : bf16(seg, off + 2L * i))
-                            .intoArray(out, o + i);
-                }
-                ScalarKernels.dequantize(type, seg, off + 2L * i, n - i, out, o + i);
-            }
+            case F16 -> dequantizeF16(seg, off, n, out, o);
+            case BF16 -> dequantizeBF16(seg, off, n, out, o);
             case Q8_0 -> dequantizeQ80(seg, off, n, out, o);
-            case Q4_0 -> {
-                IntVector lowMask = IntVector.broadcast(I, 0xF);
-                IntVector bias = IntVector.broadcast(I, 8);
-                for (int blk = 0; blk < n / 32; blk++) {
-                    long b = off + blk * 18L;
-                    float d = f16(seg, b);
-                    int y = o + blk * 32;
-                    for (int k = 0; k < 16; k += L) {
-                        IntVector q = ubytes(seg, b + 2 + k);
-                        toFloats(q.and(lowMask).sub(bias)).mul(d).intoArray(out, y + k);
-                        toFloats(q.lanewise(VectorOperators.LSHR, 4).sub(bias)).mul(d).intoArray(out, y + 16 + k);
-                    }
-                }
-            }
+            case Q4_0 -> dequantizeQ40(seg, off, n, out, o);
             case Q4_K -> {
                 for (int blk = 0; blk < n / 256; blk++) {
                     dequantizeQ4KBlock(seg, off + blk * 144L, out, o + blk * 256);
@@ -553,6 +527,55 @@ final class VectorRows {
         }
     }
 
+    /*
+     * The dequantize loops below spell their widening loads out instead of calling bytes(),
+     * ubytes(), f16v() or bf16(): under the prefill path C2 sometimes left those calls out of line
+     * and boxed every vector they returned (hundreds of KB per matmul, several times slower;
+     * VectorKernelsAllocationTest catches it).
+     */
+
+    private static void dequantizeF16(MemorySegment seg, long off, int n, float[] out, int o) {
+        IntVector keep = IntVector.broadcast(I, HALF_KEEP);
+        IntVector exponent = IntVector.broadcast(I, HALF_EXPONENT);
+        IntVector infExponent = IntVector.broadcast(I, 0x7F800000);
+        FloatVector rebias = FloatVector.broadcast(F, 0x1p112f);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector t = h.lanewise(VectorOperators.LSHL, 13);
+            IntVector bits = t.and(keep).reinterpretAsFloats().mul(rebias).reinterpretAsInts();
+            VectorMask<Integer> infOrNan = t.and(exponent).compare(VectorOperators.EQ, exponent);
+            bits.lanewise(VectorOperators.OR, infExponent, infOrNan).reinterpretAsFloats().intoArray(out, o + i);
+        }
+        ScalarKernels.dequantize(GgmlType.F16, seg, off + 2L * i, n - i, out, o + i);
+    }
+
+    private static void dequantizeBF16(MemorySegment seg, long off, int n, float[] out, int o) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            ((IntVector) ShortVector.fromMemorySegment(S, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(out, o + i);
+        }
+        ScalarKernels.dequantize(GgmlType.BF16, seg, off + 2L * i, n - i, out, o + i);
+    }
+
+    private static void dequantizeQ40(MemorySegment seg, long off, int n, float[] out, int o) {
+        IntVector lowMask = IntVector.broadcast(I, 0xF);
+        IntVector bias = IntVector.broadcast(I, 8);
+        for (int blk = 0; blk < n / 32; blk++) {
+            long b = off + blk * 18L;
+            float d = f16(seg, b);
+            int y = o + blk * 32;
+            for (int k = 0; k < 16; k += L) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, seg, b + 2 + k, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                ((FloatVector) q.and(lowMask).sub(bias).convertShape(VectorOperators.I2F, F, 0)).mul(d).intoArray(out, y + k);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(bias).convertShape(VectorOperators.I2F, F, 0))
+                        .mul(d).intoArray(out, y + 16 + k);
+            }
+        }
+    }
+
     /** d1 * q - m1 with d1 = d * sc and m1 = dmin * m, as ggml (two roundings, no FMA). */
     private static void dequantizeQ4KBlock(MemorySegment seg, long b, float[] out, int y) {
         IntVector lowMask = IntVector.broadcast(I, 0xF);
@@ -568,9 +591,12 @@ final class VectorRows {
             float d2 = d * (p2 & 0xFF);
             float m2 = dmin * (p2 >>> 8);
             for (int k = 0; k < 32; k += L) {
-                IntVector qb = ubytes(seg, b + 16 + 32L * c + k);
-                toFloats(qb.and(lowMask)).mul(d1).sub(m1).intoArray(out, y + 64 * c + k);
-                toFloats(qb.lanewise(VectorOperators.LSHR, 4)).mul(d2).sub(m2).intoArray(out, y + 64 * c + 32 + k);
+                IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, seg, b + 16 + 32L * c + k, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                ((FloatVector) qb.and(lowMask).convertShape(VectorOperators.I2F, F, 0)).mul(d1).sub(m1)
+                        .intoArray(out, y + 64 * c + k);
+                ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).mul(d2).sub(m2)
+                        .intoArray(out, y + 64 * c + 32 + k);
             }
         }
     }
@@ -581,7 +607,8 @@ final class VectorRows {
         float d = f16(seg, b + 208);
         FloatVector bias = FloatVector.broadcast(F, 32f);
         for (int e = 0; e < 256; e += L) {
-            bytes(quants, e).sub(bias).mul(d * i8(seg, b + 192 + e / 16)).intoArray(out, o + e);
+            ((FloatVector) ByteVector.fromMemorySegment(B, quants, e, LE).convertShape(VectorOperators.B2F, F, 0))
+                    .sub(bias).mul(d * i8(seg, b + 192 + e / 16)).intoArray(out, o + e);
         }
     }
 
