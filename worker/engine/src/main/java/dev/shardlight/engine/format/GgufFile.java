@@ -113,11 +113,11 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
-    /** Maps {@code path} read-only. The mapping lives until {@link #close()}. */
+    /** Maps {@code path} read-only (or copies it, see {@link dev.shardlight.engine.tensor.WeightMemory}). The memory lives until {@link #close()}. */
     public static GgufFile open(Path path) throws IOException {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            MemorySegment seg = dev.shardlight.engine.tensor.WeightMemory.load(ch, arena, dev.shardlight.engine.tensor.WeightMemory.mode());
             return new GgufFile(path, arena, seg);
         } catch (RuntimeException | IOException e) {
             arena.close();

@@ -1,9 +1,11 @@
 package dev.shardlight.engine.kernel;
 
+import dev.shardlight.engine.tensor.GgmlType;
 import dev.shardlight.engine.tensor.WeightMatrix;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
+import java.lang.foreign.MemorySegment;
 import java.util.function.IntConsumer;
 
 import static dev.shardlight.engine.kernel.VectorRows.F;
@@ -91,6 +93,7 @@ public final class VectorKernels implements Kernels, AutoCloseable {
         task.out = out;
         task.batch = batch;
         task.rowsPerChunk = rowsPerChunk;
+        task.prepare();
         try {
             pool.run((rows + rowsPerChunk - 1) / rowsPerChunk, task);
         } finally {
@@ -107,14 +110,52 @@ public final class VectorKernels implements Kernels, AutoCloseable {
         float[] out;
         int batch;
         int rowsPerChunk;
+        /** The activation permuted for the Q8_0 / Q4_0 row loops, and Q4_0's per-block 8 * sum(x). */
+        float[] xp = new float[0];
+        float[] xs = new float[0];
+
+        /** Puts a single activation vector in the order the Q8_0 / Q4_0 row loops read (once per call). */
+        void prepare() {
+            if (batch != 1) {
+                return;
+            }
+            int cols = w.cols();
+            if (w.type() == GgmlType.Q8_0 || w.type() == GgmlType.Q4_0) {
+                if (xp.length < cols) {
+                    xp = new float[cols];
+                    xs = new float[cols / 32];
+                }
+                if (w.type() == GgmlType.Q8_0) {
+                    VectorRows.prepareQ80(x, 0, cols, xp, 0);
+                } else {
+                    VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
+                }
+            }
+        }
 
         @Override
         public void accept(int chunk) {
             int r0 = chunk * rowsPerChunk;
             int r1 = Math.min(w.rows(), r0 + rowsPerChunk);
             if (batch == 1) {
-                for (int r = r0; r < r1; r++) {
-                    out[r] = VectorRows.dot(w.type(), w.data(), w.rowOffset(r), x, 0, w.cols());
+                MemorySegment seg = w.data();
+                int cols = w.cols();
+                switch (w.type()) {
+                    case Q8_0 -> {
+                        for (int r = r0; r < r1; r++) {
+                            out[r] = VectorRows.dotQ80p(seg, w.rowOffset(r), xp, 0, cols);
+                        }
+                    }
+                    case Q4_0 -> {
+                        for (int r = r0; r < r1; r++) {
+                            out[r] = VectorRows.dotQ40p(seg, w.rowOffset(r), xp, 0, xs, 0, cols);
+                        }
+                    }
+                    default -> {
+                        for (int r = r0; r < r1; r++) {
+                            out[r] = VectorRows.dot(w.type(), seg, w.rowOffset(r), x, 0, cols);
+                        }
+                    }
                 }
             } else {
                 batchRows(r0, r1);
@@ -139,6 +180,11 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                         VectorRows.dequantize(w.type(), w.data(), w.rowOffset(r + j), cols, buf, j * cols);
                     }
                     int b = b0;
+                    if (g == ROW_GROUP && cols % L == 0) {
+                        for (; b + 2 <= b1; b += 2) {
+                            VectorRows.dot4x2(buf, 0, x, b * cols, cols, out, b * rows + r, rows);
+                        }
+                    }
                     for (; b + 4 <= b1; b += 4) {
                         for (int j = 0; j < g; j++) {
                             VectorRows.dot4(buf, j * cols, x, b * cols, cols, out, b * rows + r + j, rows);

@@ -148,6 +148,122 @@ final class VectorRows {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    // ---- Q8_0 and Q4_0 against an activation prepared once per matmul ----------------------------
+
+    /*
+     * The loops above widen 8 quants per float vector with one narrow load each (a bounds-checked
+     * MemorySegment access per 8 elements). The ones below load a block's quants with one 256-bit
+     * (Q8_0) or 128-bit (Q4_0) load and cut the lanes out with shifts on int lanes, which leaves the
+     * elements in a fixed permuted order; the activation is permuted the same way once per matmul
+     * (prepareQ80 / prepareQ40), so the rows' inner loops do one weight load, shifts, converts and
+     * FMAs per block. They use 8-lane (256-bit) vectors whatever the preferred shape is.
+     */
+
+    static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+
+    /**
+     * Q8_0 order: a block's 32 quants loaded as eight little-endian ints hold element 4j + k in byte
+     * k of int j; so xp[32*blk + 8*k + j] = x[32*blk + 4*j + k].
+     */
+    static void prepareQ80(float[] x, int xo, int n, float[] xp, int po) {
+        for (int b = 0; b < n; b += 32) {
+            for (int j = 0; j < 8; j++) {
+                for (int k = 0; k < 4; k++) {
+                    xp[po + b + 8 * k + j] = x[xo + b + 4 * j + k];
+                }
+            }
+        }
+    }
+
+    /**
+     * Sum of a Q8_0 row with an activation in {@link #prepareQ80} order. Byte k of each int lane is
+     * sign-extended by two shifts. The block body is written out here rather than in a helper: a
+     * vector returned from a call C2 does not inline is boxed, which made this loop 4x slower.
+     */
+    static float dotQ80p(MemorySegment seg, long off, float[] xp, int po, int n) {
+        FloatVector acc0 = FloatVector.zero(F8);
+        FloatVector acc1 = FloatVector.zero(F8);
+        int nb = n / 32;
+        for (int blk = 0; blk < nb; blk++) {
+            long b = off + blk * 34L;
+            int xb = po + blk * 32;
+            IntVector v = IntVector.fromMemorySegment(I8, seg, b + 2, LE);
+            FloatVector s0 = ((FloatVector) v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F8, xp, xb));
+            FloatVector s1 = ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F8, xp, xb + 8));
+            s0 = ((FloatVector) v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, xb + 16), s0);
+            s1 = ((FloatVector) v.lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, xb + 24), s1);
+            FloatVector d = FloatVector.broadcast(F8, f16(seg, b));
+            if ((blk & 1) == 0) {
+                acc0 = s0.add(s1).fma(d, acc0);
+            } else {
+                acc1 = s0.add(s1).fma(d, acc1);
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Q4_0 order: a block's 16 quant bytes zero-extended to shorts and read as eight ints hold
+     * bytes 2j and 2j+1 in int j; their nibbles are elements 2j, 2j+16 (bits 0-3, 4-7) and 2j+1,
+     * 2j+17 (bits 16-19, 20-23). xp gets those four in that order, eight lanes each; xs[blk] gets
+     * 8 * sum(x over the block), so the rows multiply the unsigned nibbles and subtract d * xs once
+     * per block instead of subtracting 8 from every quant.
+     */
+    static void prepareQ40(float[] x, int xo, int n, float[] xp, int po, float[] xs, int so) {
+        for (int b = 0; b < n; b += 32) {
+            float sum = 0f;
+            for (int j = 0; j < 8; j++) {
+                xp[po + b + j] = x[xo + b + 2 * j];
+                xp[po + b + 8 + j] = x[xo + b + 2 * j + 16];
+                xp[po + b + 16 + j] = x[xo + b + 2 * j + 1];
+                xp[po + b + 24 + j] = x[xo + b + 2 * j + 17];
+            }
+            for (int k = 0; k < 32; k++) {
+                sum += x[xo + b + k];
+            }
+            xs[so + b / 32] = 8f * sum;
+        }
+    }
+
+    /** Sum of a Q4_0 row with an activation in {@link #prepareQ40} order (block body inline, as in dotQ80p). */
+    static float dotQ40p(MemorySegment seg, long off, float[] xp, int po, float[] xs, int so, int n) {
+        IntVector mask = IntVector.broadcast(I8, 0xF);
+        FloatVector acc0 = FloatVector.zero(F8);
+        FloatVector acc1 = FloatVector.zero(F8);
+        float bias = 0f;
+        int nb = n / 32;
+        for (int blk = 0; blk < nb; blk++) {
+            long b = off + blk * 18L;
+            int xb = po + blk * 32;
+            IntVector v = ((ShortVector) ByteVector.fromMemorySegment(B16, seg, b + 2, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S16, 0)).reinterpretAsInts();
+            FloatVector s0 = ((FloatVector) v.and(mask).convert(VectorOperators.I2F, 0))
+                    .mul(FloatVector.fromArray(F8, xp, xb));
+            FloatVector s1 = ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).and(mask).convert(VectorOperators.I2F, 0))
+                    .mul(FloatVector.fromArray(F8, xp, xb + 8));
+            s0 = ((FloatVector) v.lanewise(VectorOperators.LSHR, 16).and(mask).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, xb + 16), s0);
+            s1 = ((FloatVector) v.lanewise(VectorOperators.LSHR, 20).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, xb + 24), s1);
+            float d = f16(seg, b);
+            bias += d * xs[so + blk];
+            FloatVector dv = FloatVector.broadcast(F8, d);
+            if ((blk & 1) == 0) {
+                acc0 = s0.add(s1).fma(dv, acc0);
+            } else {
+                acc1 = s0.add(s1).fma(dv, acc1);
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - bias;
+    }
+
     /*
      * The quantized loops below create their constant vectors (masks, biases) once per row or
      * block, outside the inner loops: C2 does not hoist Vector API broadcasts out of a loop, and
@@ -323,6 +439,49 @@ final class VectorRows {
         out[o + 3 * outStride] = s3;
     }
 
+    /**
+     * Dot products of four consecutive rows {@code w[wo + j*n ..]} (j < 4) with two activation
+     * vectors {@code x[xo + k*n ..]} (k < 2), written to {@code out[o + k*outStride + j]}. The rows
+     * sit in L1 (dequantized scratch) while a prompt's activations stream from L2: each activation
+     * vector loaded here feeds four FMAs, where {@link #dot4} re-reads every activation once per
+     * row. Eight accumulators, two activation and one weight vector fit AVX2's sixteen registers.
+     * n must be a multiple of the lane count.
+     */
+    static void dot4x2(float[] w, int wo, float[] x, int xo, int n, float[] out, int o, int outStride) {
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        for (int i = 0; i < n; i += L) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xo + i);
+            FloatVector x1 = FloatVector.fromArray(F, x, xo + n + i);
+            FloatVector w0 = FloatVector.fromArray(F, w, wo + i);
+            a00 = w0.fma(x0, a00);
+            a01 = w0.fma(x1, a01);
+            FloatVector w1 = FloatVector.fromArray(F, w, wo + n + i);
+            a10 = w1.fma(x0, a10);
+            a11 = w1.fma(x1, a11);
+            FloatVector w2 = FloatVector.fromArray(F, w, wo + 2 * n + i);
+            a20 = w2.fma(x0, a20);
+            a21 = w2.fma(x1, a21);
+            FloatVector w3 = FloatVector.fromArray(F, w, wo + 3 * n + i);
+            a30 = w3.fma(x0, a30);
+            a31 = w3.fma(x1, a31);
+        }
+        out[o] = a00.reduceLanes(VectorOperators.ADD);
+        out[o + 1] = a10.reduceLanes(VectorOperators.ADD);
+        out[o + 2] = a20.reduceLanes(VectorOperators.ADD);
+        out[o + 3] = a30.reduceLanes(VectorOperators.ADD);
+        out[o + outStride] = a01.reduceLanes(VectorOperators.ADD);
+        out[o + outStride + 1] = a11.reduceLanes(VectorOperators.ADD);
+        out[o + outStride + 2] = a21.reduceLanes(VectorOperators.ADD);
+        out[o + outStride + 3] = a31.reduceLanes(VectorOperators.ADD);
+    }
+
     // ---- dequantization into float[] (bitwise equal to ScalarKernels) -----------------------------
 
     static void dequantize(GgmlType type, MemorySegment seg, long off, int n, float[] out, int o) {
@@ -334,41 +493,10 @@ final class VectorRows {
                 }
                 ScalarKernels.dequantize(type, seg, off + 4L * i, n - i, out, o + i);
             }
-            case F16, BF16 -> {
-                IntVector keep = IntVector.broadcast(I, HALF_KEEP);
-                IntVector exponent = IntVector.broadcast(I, HALF_EXPONENT);
-                IntVector infExponent = IntVector.broadcast(I, 0x7F800000);
-                FloatVector rebias = FloatVector.broadcast(F, 0x1p112f);
-                int i = 0;
-                for (; i <= n - L; i += L) {
-                    (type == GgmlType.F16 ? f16v(seg, off + 2L * i, keep, exponent, infExponent, rebias) : bf16(seg, off + 2L * i))
-                            .intoArray(out, o + i);
-                }
-                ScalarKernels.dequantize(type, seg, off + 2L * i, n - i, out, o + i);
-            }
-            case Q8_0 -> {
-                for (int blk = 0; blk < n / 32; blk++) {
-                    long b = off + blk * 34L;
-                    float d = f16(seg, b);
-                    for (int k = 0; k < 32; k += L) {
-                        bytes(seg, b + 2 + k).mul(d).intoArray(out, o + blk * 32 + k);
-                    }
-                }
-            }
-            case Q4_0 -> {
-                IntVector lowMask = IntVector.broadcast(I, 0xF);
-                IntVector bias = IntVector.broadcast(I, 8);
-                for (int blk = 0; blk < n / 32; blk++) {
-                    long b = off + blk * 18L;
-                    float d = f16(seg, b);
-                    int y = o + blk * 32;
-                    for (int k = 0; k < 16; k += L) {
-                        IntVector q = ubytes(seg, b + 2 + k);
-                        toFloats(q.and(lowMask).sub(bias)).mul(d).intoArray(out, y + k);
-                        toFloats(q.lanewise(VectorOperators.LSHR, 4).sub(bias)).mul(d).intoArray(out, y + 16 + k);
-                    }
-                }
-            }
+            case F16 -> dequantizeF16(seg, off, n, out, o);
+            case BF16 -> dequantizeBF16(seg, off, n, out, o);
+            case Q8_0 -> dequantizeQ80(seg, off, n, out, o);
+            case Q4_0 -> dequantizeQ40(seg, off, n, out, o);
             case Q4_K -> {
                 for (int blk = 0; blk < n / 256; blk++) {
                     dequantizeQ4KBlock(seg, off + blk * 144L, out, o + blk * 256);
@@ -379,6 +507,71 @@ final class VectorRows {
                 for (int blk = 0; blk < n / 256; blk++) {
                     dequantizeQ6KBlock(seg, off + blk * 210L, out, o + blk * 256, quants);
                 }
+            }
+        }
+    }
+
+    /**
+     * q * d per element. The widening load is written out rather than taken from {@link #bytes}:
+     * inside the large dequantize switch C2 left that call out of line and boxed every vector
+     * (VectorKernelsAllocationTest).
+     */
+    private static void dequantizeQ80(MemorySegment seg, long off, int n, float[] out, int o) {
+        for (int blk = 0; blk < n / 32; blk++) {
+            long b = off + blk * 34L;
+            float d = f16(seg, b);
+            for (int k = 0; k < 32; k += L) {
+                ((FloatVector) ByteVector.fromMemorySegment(B, seg, b + 2 + k, LE).convertShape(VectorOperators.B2F, F, 0))
+                        .mul(d).intoArray(out, o + blk * 32 + k);
+            }
+        }
+    }
+
+    /*
+     * The dequantize loops below spell their widening loads out instead of calling bytes(),
+     * ubytes(), f16v() or bf16(): under the prefill path C2 sometimes left those calls out of line
+     * and boxed every vector they returned (hundreds of KB per matmul, several times slower;
+     * VectorKernelsAllocationTest catches it).
+     */
+
+    private static void dequantizeF16(MemorySegment seg, long off, int n, float[] out, int o) {
+        IntVector keep = IntVector.broadcast(I, HALF_KEEP);
+        IntVector exponent = IntVector.broadcast(I, HALF_EXPONENT);
+        IntVector infExponent = IntVector.broadcast(I, 0x7F800000);
+        FloatVector rebias = FloatVector.broadcast(F, 0x1p112f);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector t = h.lanewise(VectorOperators.LSHL, 13);
+            IntVector bits = t.and(keep).reinterpretAsFloats().mul(rebias).reinterpretAsInts();
+            VectorMask<Integer> infOrNan = t.and(exponent).compare(VectorOperators.EQ, exponent);
+            bits.lanewise(VectorOperators.OR, infExponent, infOrNan).reinterpretAsFloats().intoArray(out, o + i);
+        }
+        ScalarKernels.dequantize(GgmlType.F16, seg, off + 2L * i, n - i, out, o + i);
+    }
+
+    private static void dequantizeBF16(MemorySegment seg, long off, int n, float[] out, int o) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            ((IntVector) ShortVector.fromMemorySegment(S, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(out, o + i);
+        }
+        ScalarKernels.dequantize(GgmlType.BF16, seg, off + 2L * i, n - i, out, o + i);
+    }
+
+    private static void dequantizeQ40(MemorySegment seg, long off, int n, float[] out, int o) {
+        IntVector lowMask = IntVector.broadcast(I, 0xF);
+        IntVector bias = IntVector.broadcast(I, 8);
+        for (int blk = 0; blk < n / 32; blk++) {
+            long b = off + blk * 18L;
+            float d = f16(seg, b);
+            int y = o + blk * 32;
+            for (int k = 0; k < 16; k += L) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, seg, b + 2 + k, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                ((FloatVector) q.and(lowMask).sub(bias).convertShape(VectorOperators.I2F, F, 0)).mul(d).intoArray(out, y + k);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(bias).convertShape(VectorOperators.I2F, F, 0))
+                        .mul(d).intoArray(out, y + 16 + k);
             }
         }
     }
@@ -398,9 +591,12 @@ final class VectorRows {
             float d2 = d * (p2 & 0xFF);
             float m2 = dmin * (p2 >>> 8);
             for (int k = 0; k < 32; k += L) {
-                IntVector qb = ubytes(seg, b + 16 + 32L * c + k);
-                toFloats(qb.and(lowMask)).mul(d1).sub(m1).intoArray(out, y + 64 * c + k);
-                toFloats(qb.lanewise(VectorOperators.LSHR, 4)).mul(d2).sub(m2).intoArray(out, y + 64 * c + 32 + k);
+                IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, seg, b + 16 + 32L * c + k, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                ((FloatVector) qb.and(lowMask).convertShape(VectorOperators.I2F, F, 0)).mul(d1).sub(m1)
+                        .intoArray(out, y + 64 * c + k);
+                ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).mul(d2).sub(m2)
+                        .intoArray(out, y + 64 * c + 32 + k);
             }
         }
     }
@@ -411,7 +607,8 @@ final class VectorRows {
         float d = f16(seg, b + 208);
         FloatVector bias = FloatVector.broadcast(F, 32f);
         for (int e = 0; e < 256; e += L) {
-            bytes(quants, e).sub(bias).mul(d * i8(seg, b + 192 + e / 16)).intoArray(out, o + e);
+            ((FloatVector) ByteVector.fromMemorySegment(B, quants, e, LE).convertShape(VectorOperators.B2F, F, 0))
+                    .sub(bias).mul(d * i8(seg, b + 192 + e / 16)).intoArray(out, o + e);
         }
     }
 
