@@ -596,22 +596,11 @@ public final class BatchScheduler {
         s.tokens[s.known++] = next;
         s.generated++;
         s.sink.token(next, s.raw == null ? null : TokenLogprobs.of(s.raw, 0, c.vocab(), next, s.req.logprobs()));
-        if (c.isStop(next) || contains(s.req.stopTokens(), next)) {
+        if (c.isStop(next) || Generator.contains(s.req.stopTokens(), next)) {
             finish(s, Outcome.STOP, "");
         } else if (s.generated == s.req.maxTokens()) {
             finish(s, Outcome.LENGTH, "");
         }
-    }
-
-    private static boolean contains(int[] ids, int t) {
-        if (ids != null) {
-            for (int i : ids) {
-                if (i == t) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     private void publish(int batch, int rows) {

@@ -98,7 +98,8 @@ public final class Generator {
         return sampler.sample(logits, 0);
     }
 
-    private static boolean contains(int[] ids, int t) {
+    /** Whether {@code ids} (may be null) holds {@code t}. */
+    static boolean contains(int[] ids, int t) {
         if (ids != null) {
             for (int i : ids) {
                 if (i == t) {
