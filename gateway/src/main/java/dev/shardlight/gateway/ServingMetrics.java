@@ -159,22 +159,28 @@ public final class ServingMetrics {
     private static void batchGauge(PrometheusRegistry registry, ReplicaSource replicas, String name, String help,
                                    ToDoubleFunction<BatchScheduler.Stats> value) {
         GaugeWithCallback.builder().name(name).help(help).labelNames("model", "replica", "node")
-                .callback(cb -> replicas.forEach((model, replica, node, status, state) -> {
-                    if (status != null && status.batch() != null) {
-                        cb.call(value.applyAsDouble(status.batch()), model, replica, status.node());
-                    }
-                })).register(registry);
+                .callback(cb -> visitBatches(replicas, value, cb::call)).register(registry);
     }
 
     /** Cumulative per-replica numbers (they restart from 0 when a replica restarts, as counters may). */
     private static void batchCounter(PrometheusRegistry registry, ReplicaSource replicas, String name, String help,
                                      ToDoubleFunction<BatchScheduler.Stats> value) {
         CounterWithCallback.builder().name(name).help(help).labelNames("model", "replica", "node")
-                .callback(cb -> replicas.forEach((model, replica, node, status, state) -> {
-                    if (status != null && status.batch() != null) {
-                        cb.call(value.applyAsDouble(status.batch()), model, replica, status.node());
-                    }
-                })).register(registry);
+                .callback(cb -> visitBatches(replicas, value, cb::call)).register(registry);
+    }
+
+    @FunctionalInterface
+    private interface LabelledValue {
+        void call(double value, String... labels);
+    }
+
+    /** Each replica's batch statistic with its model, replica and node labels (replicas that reported one). */
+    private static void visitBatches(ReplicaSource replicas, ToDoubleFunction<BatchScheduler.Stats> value, LabelledValue out) {
+        replicas.forEach((model, replica, node, status, state) -> {
+            if (status != null && status.batch() != null) {
+                out.call(value.applyAsDouble(status.batch()), model, replica, status.node());
+            }
+        });
     }
 
     /** A per-replica gauge read at scrape time. */

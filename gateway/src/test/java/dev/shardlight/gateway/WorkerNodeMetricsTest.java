@@ -80,6 +80,10 @@ class WorkerNodeMetricsTest {
                 "shardlight_replica_queue_depth" + labels + " 0",
                 "shardlight_replica_in_flight_requests" + labels + " 0",
                 "shardlight_replica_kv_cache_bytes" + labels + " 0",
+                "shardlight_replica_kv_blocks_used" + labels + " 0",
+                "shardlight_replica_batch_size" + labels + " 0",
+                "shardlight_replica_engine_steps_total" + labels + " ",
+                "shardlight_replica_prefix_cache_hit_tokens_total" + labels + " ",
                 "jvm_memory_used_bytes")) {
             assertTrue(idle.contains(expected), "worker metrics contain " + expected + "\n" + idle);
         }
