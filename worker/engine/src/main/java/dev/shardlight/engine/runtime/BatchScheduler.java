@@ -122,7 +122,6 @@ public final class BatchScheduler {
         /** Chain keys of this sequence's full blocks [0, keyed). */
         long[] keys;
         int keyed;
-        int stepRows;
 
         Seq(Request req, Sink sink, long arrival) {
             this.req = req;
@@ -177,10 +176,6 @@ public final class BatchScheduler {
         this.planned = new Seq[cap];
         this.logits = new float[cap * c.vocab()];
         publish(0, 0);
-    }
-
-    public KvBlockPool pool() {
-        return pool;
     }
 
     /**

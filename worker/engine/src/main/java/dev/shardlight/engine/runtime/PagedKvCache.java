@@ -199,10 +199,6 @@ public final class PagedKvCache implements KvCache {
         shared.clear();
     }
 
-    int blockShift() {
-        return pool.blockShift;
-    }
-
     KvBlockPool pool() {
         return pool;
     }

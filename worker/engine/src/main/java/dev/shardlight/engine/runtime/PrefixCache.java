@@ -41,7 +41,6 @@ public final class PrefixCache {
     private int evictableBlocks;
     private long queriedTokens;
     private long hitTokens;
-    private long evictions;
 
     public PrefixCache(KvBlockPool pool) {
         this.pool = pool;
@@ -144,7 +143,6 @@ public final class PrefixCache {
             if (e.users == 0) {
                 it.remove();
                 evictableBlocks -= e.blocks.length;
-                evictions++;
                 for (int block : e.blocks) {
                     pool.release(block);
                 }
@@ -158,10 +156,6 @@ public final class PrefixCache {
         return evictableBlocks;
     }
 
-    public int entries() {
-        return entries.size();
-    }
-
     /** Prompt positions looked up (whole blocks) and found, since start. */
     public long queriedTokens() {
         return queriedTokens;
@@ -169,9 +163,5 @@ public final class PrefixCache {
 
     public long hitTokens() {
         return hitTokens;
-    }
-
-    public long evictions() {
-        return evictions;
     }
 }
