@@ -85,9 +85,9 @@ final class BenchCommand implements Subcommand {
                         + ",\"peak_rss_bytes\":" + rss + "}");
             } else {
                 out.printf("%s  %s%n  prefill pp%d: %.1f tok/s   decode tg%d: %.1f tok/s   (median of %d)%n"
-                                + "  weights %.1f MB, KV %.1f MB, peak RSS %.1f MB%n",
+                                + "  weights %.1f MB, KV %.1f MB, peak RSS %.1f MB, load %d ms%n",
                         a.required("model"), f.backend(), promptTokens, ppMed, genTokens, tgMed, runs,
-                        weights / 1e6, kvBytes / 1e6, rss / 1e6);
+                        weights / 1e6, kvBytes / 1e6, rss / 1e6, m.loadNanos() / 1_000_000);
             }
         }
         return 0;

@@ -41,8 +41,8 @@ final class GenerateCommand implements Subcommand {
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException(e.getMessage());
         }
-        try (LoadedModel m = LoadedModel.open(path, a.getInt("threads", 0))) {
-            TextCodec.Lookup lookup = TextCodec.forModel(m.model());
+        try (LoadedModel m = LoadedModel.openWithText(path, a.getInt("threads", 0))) {
+            TextCodec.Lookup lookup = m.text().join();
             TextCodec codec = lookup.codec();
             if (codec == null) {
                 if (prompt != null) {
@@ -55,8 +55,12 @@ final class GenerateCommand implements Subcommand {
             }
             boolean json = a.flag("json");
             StringBuilder streamed = new StringBuilder();
+            long[] firstToken = {0};
             Generation g = new Generator(m.forward()).generate(tokens, maxTokens, params, a.ids("stop-tokens"),
                     t -> {
+                        if (firstToken[0] == 0) {
+                            firstToken[0] = System.currentTimeMillis();
+                        }
                         if (!json) {
                             out.print(codec != null ? codec.decodeIncrement(t) : t + " ");
                             out.flush();
@@ -68,7 +72,9 @@ final class GenerateCommand implements Subcommand {
                         + ",\"text\":" + Json.string(text) + ",\"finish_reason\":\"" + g.finishReason().name().toLowerCase()
                         + "\",\"prefill_tok_s\":" + Json.number(g.prefillTokensPerSecond())
                         + ",\"decode_tok_s\":" + Json.number(g.decodeTokensPerSecond())
-                        + ",\"backend\":" + Json.string(m.forward().backend()) + "}");
+                        + ",\"backend\":" + Json.string(m.forward().backend())
+                        + ",\"load_ms\":" + m.loadNanos() / 1_000_000
+                        + ",\"startup_to_first_token_ms\":" + sinceProcessStart(firstToken[0]) + "}");
             } else {
                 out.println();
                 err.printf("[%d prompt tokens, %d generated (%s); prefill %.1f tok/s, decode %.1f tok/s; %s]%n",
@@ -77,5 +83,10 @@ final class GenerateCommand implements Subcommand {
             }
         }
         return 0;
+    }
+
+    /** Milliseconds from the JVM's start to {@code epochMillis} (the launcher script before it not counted); -1 if none. */
+    private static long sinceProcessStart(long epochMillis) {
+        return epochMillis == 0 ? -1 : epochMillis - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
     }
 }
