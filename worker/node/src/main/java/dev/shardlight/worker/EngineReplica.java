@@ -6,15 +6,19 @@ import dev.shardlight.engine.model.ModelConfig;
 import dev.shardlight.engine.runtime.BatchScheduler;
 import dev.shardlight.engine.runtime.CpuForwardPass;
 import dev.shardlight.engine.runtime.LabelScorer;
+import dev.shardlight.engine.runtime.Warmup;
 
 import java.nio.file.Path;
 
 /**
  * The real engine behind a replica: the model memory-mapped from its file, a CPU forward pass on
  * the process-wide kernels whose step holds {@link ModelSpec.Batching#stepTokens()} tokens, and a
- * {@link BatchScheduler} over a KV pool of the declared {@link ModelSpec#kvBudgetBytes()}.
+ * {@link BatchScheduler} over a KV pool of the declared {@link ModelSpec#kvBudgetBytes()}. Opening
+ * it warms the kernels up ({@link Warmup}), so the first request does not wait for the JIT.
  */
 public final class EngineReplica implements ReplicaEngine {
+    private static final long WARMUP_BUDGET_NANOS = 3_000_000_000L;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EngineReplica.class);
     private final Model model;
     private final CpuForwardPass forward;
     private final BatchScheduler scheduler;
@@ -35,7 +39,14 @@ public final class EngineReplica implements ReplicaEngine {
     public static EngineReplica open(ModelSpec spec) throws Exception {
         Model model = Model.load(Path.of(spec.path()));
         try {
-            return new EngineReplica(model, spec);
+            EngineReplica replica = new EngineReplica(model, spec);
+            // compiled kernels before the replica takes its first request (see Warmup)
+            Warmup.Report warm = Warmup.run(replica.forward, WARMUP_BUDGET_NANOS);
+            if (warm.rounds() > 0) {
+                LOG.info("{}: kernels warmed up in {} ms ({} rounds{})", spec.path(), warm.nanos() / 1_000_000, warm.rounds(),
+                        warm.settled() ? "" : ", stopped by the time budget");
+            }
+            return replica;
         } catch (RuntimeException e) {
             model.close();
             throw e;

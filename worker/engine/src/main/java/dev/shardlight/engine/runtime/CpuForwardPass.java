@@ -290,4 +290,8 @@ public final class CpuForwardPass implements ForwardPass {
     public Model model() {
         return model;
     }
+
+    public Kernels kernels() {
+        return k;
+    }
 }
