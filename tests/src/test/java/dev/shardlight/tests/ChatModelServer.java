@@ -130,6 +130,7 @@ final class ChatModelServer implements AutoCloseable {
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         return new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,dev.shardlight.engine.kernel.*::*,0.1",
                 heap, "-cp", cp, "dev.shardlight.cli.Shardlight"));
     }
 

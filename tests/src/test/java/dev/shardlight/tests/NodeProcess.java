@@ -34,6 +34,7 @@ final class NodeProcess implements AutoCloseable {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-XX:+UseSerialGC",
+                "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,dev.shardlight.engine.kernel.*::*,0.1",
                 "-Dshardlight.threads=1", "-cp", cp, "dev.shardlight.cli.Shardlight", "node",
                 "--host", host, "--port", String.valueOf(port), "--metrics-port", "-1", "--http-port", "0"));
         cmd.addAll(nodeArgs);
