@@ -110,11 +110,11 @@ public final class VectorKernels implements Kernels, AutoCloseable {
         float[] out;
         int batch;
         int rowsPerChunk;
-        /** The activation permuted for the Q8_0 / Q4_0 row loops, and Q4_0's per-block 8 * sum(x). */
+        /** The activation permuted for the Q8_0 / Q4_0 / F16 row loops, and Q4_0's per-block 8 * sum(x). */
         float[] xp = new float[0];
         float[] xs = new float[0];
 
-        /** Puts a single activation vector in the order the Q8_0 / Q4_0 row loops read (once per call). */
+        /** Puts a single activation vector in the order the Q8_0 / Q4_0 / F16 row loops read (once per call). */
         void prepare() {
             if (batch != 1) {
                 return;
@@ -130,6 +130,12 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                 } else {
                     VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
                 }
+            } else if (w.type() == GgmlType.F16) {
+                if (xp.length < cols) {
+                    xp = new float[cols];
+                    xs = new float[cols / 32];
+                }
+                VectorRows.prepareHalves(x, 0, cols, xp, 0);
             }
         }
 
@@ -149,6 +155,11 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                     case Q4_0 -> {
                         for (int r = r0; r < r1; r++) {
                             out[r] = VectorRows.dotQ40p(seg, w.rowOffset(r), xp, 0, xs, 0, cols);
+                        }
+                    }
+                    case F16 -> {
+                        for (int r = r0; r < r1; r++) {
+                            out[r] = VectorRows.dotF16p(seg, w.rowOffset(r), xp, 0, x, 0, cols);
                         }
                     }
                     default -> {

@@ -264,6 +264,73 @@ final class VectorRows {
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - bias;
     }
 
+    /**
+     * F16 order: 16 halves loaded as eight little-endian ints hold element 2j in the low and
+     * 2j + 1 in the high half of int j, so xp[16*blk + j] = x[16*blk + 2j] and
+     * xp[16*blk + 8 + j] = x[16*blk + 2j + 1]; a tail of fewer than 16 is copied as it is.
+     */
+    static void prepareHalves(float[] x, int xo, int n, float[] xp, int po) {
+        int full = n - n % 16;
+        for (int b = 0; b < full; b += 16) {
+            for (int j = 0; j < 8; j++) {
+                xp[po + b + j] = x[xo + b + 2 * j];
+                xp[po + b + 8 + j] = x[xo + b + 2 * j + 1];
+            }
+        }
+        System.arraycopy(x, xo + full, xp, po + full, n - full);
+    }
+
+    /**
+     * Sum of an F16 row with an activation in {@link #prepareHalves} order. Each half is turned into
+     * the float 2^-112 times its value by two shifts and a mask (exact for normals and subnormals:
+     * the exponent field only moves), the products are summed, and the sum is scaled by 2^112 once.
+     * Products under 2^-126 in the scaled domain lose bits below 2^-37 of the real value, far under
+     * float32 rounding of the sum. Infinities and NaNs do not survive that mapping, so the loop also
+     * notes whether any half had exponent 31 and then redoes the row with {@link #dotF16} from the
+     * unpermuted {@code x}.
+     */
+    static float dotF16p(MemorySegment seg, long off, float[] xp, int po, float[] x, int xo, int n) {
+        IntVector keep = IntVector.broadcast(I8, HALF_KEEP);
+        IntVector exponents = IntVector.broadcast(I8, 0x7C007C00);
+        IntVector carry = IntVector.broadcast(I8, 0x04000400);
+        IntVector bad = IntVector.zero(I8);
+        FloatVector acc0 = FloatVector.zero(F8);
+        FloatVector acc1 = FloatVector.zero(F8);
+        FloatVector acc2 = FloatVector.zero(F8);
+        FloatVector acc3 = FloatVector.zero(F8);
+        int i = 0;
+        for (; i <= n - 32; i += 32) {
+            IntVector v = IntVector.fromMemorySegment(I8, seg, off + 2L * i, LE);
+            IntVector u = IntVector.fromMemorySegment(I8, seg, off + 2L * i + 32, LE);
+            bad = bad.or(v.and(exponents).add(carry)).or(u.and(exponents).add(carry));
+            acc0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(keep).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F8, xp, po + i), acc0);
+            acc1 = v.lanewise(VectorOperators.ASHR, 3).and(keep).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F8, xp, po + i + 8), acc1);
+            acc2 = u.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(keep).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F8, xp, po + i + 16), acc2);
+            acc3 = u.lanewise(VectorOperators.ASHR, 3).and(keep).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F8, xp, po + i + 24), acc3);
+        }
+        for (; i <= n - 16; i += 16) {
+            IntVector v = IntVector.fromMemorySegment(I8, seg, off + 2L * i, LE);
+            bad = bad.or(v.and(exponents).add(carry));
+            acc0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(keep).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F8, xp, po + i), acc0);
+            acc1 = v.lanewise(VectorOperators.ASHR, 3).and(keep).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F8, xp, po + i + 8), acc1);
+        }
+        // a half with exponent 31 carried into bit 15 (low half) or bit 31 (high half)
+        if ((bad.reduceLanes(VectorOperators.OR) & 0x80008000) != 0) {
+            return dotF16(seg, off, x, xo, n);
+        }
+        float sum = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD) * 0x1p112f;
+        for (; i < n; i++) {
+            sum += f16(seg, off + 2L * i) * xp[po + i];
+        }
+        return sum;
+    }
+
     /*
      * The quantized loops below create their constant vectors (masks, biases) once per row or
      * block, outside the inner loops: C2 does not hoist Vector API broadcasts out of a loop, and

@@ -38,6 +38,61 @@ class VectorRowsTest {
         }
     }
 
+    /**
+     * The permuted F16 dot product (halves mapped to 2^-112 times their value, sum scaled back) over
+     * every finite half, normals and subnormals: within float32 rounding of the exact sum. A row with
+     * an infinity or a NaN anywhere (low or high half of a 32-bit pair, the 16-element tail) takes
+     * the exact path and gives what it gives.
+     */
+    @Test
+    void permutedF16DotCoversEveryFiniteHalfAndFallsBackOnInfinityAndNaN() {
+        int n = 63488 + 8; // every half with exponent < 31, then a tail of 8 that is not a whole 16
+        short[] halves = new short[n];
+        int k = 0;
+        for (int h = 0; h < 65536; h++) {
+            if ((h & 0x7C00) != 0x7C00) {
+                halves[k++] = (short) h;
+            }
+        }
+        for (; k < n; k++) {
+            halves[k] = (short) (0x3C00 + k); // 1.0 and up
+        }
+        Random r = new Random(5);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian() * 1e-3f;
+        }
+        float[] xp = new float[n];
+        VectorRows.prepareHalves(x, 0, n, xp, 0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment row = arena.allocate(2L * n, 64);
+            for (int i = 0; i < n; i++) {
+                row.set(ScalarKernels.SHORT_LE, 2L * i, halves[i]);
+            }
+            double exact = 0;
+            double abs = 0;
+            for (int i = 0; i < n; i++) {
+                double p = (double) Float.float16ToFloat(halves[i]) * x[i];
+                exact += p;
+                abs += Math.abs(p);
+            }
+            float got = VectorRows.dotF16p(row, 0, xp, 0, x, 0, n);
+            assertEquals(exact, got, 1e-6 * abs, "all finite halves");
+            for (int at : new int[] {0, 1, 30, 31, 4097, n - 9, n - 1}) {
+                for (short special : new short[] {(short) 0x7C00, (short) 0xFC00, (short) 0x7E01}) {
+                    short keep = row.get(ScalarKernels.SHORT_LE, 2L * at);
+                    row.set(ScalarKernels.SHORT_LE, 2L * at, special);
+                    float expected = VectorRows.dotF16(row, 0, x, 0, n);
+                    assertEquals(Float.floatToRawIntBits(expected),
+                            Float.floatToRawIntBits(VectorRows.dotF16p(row, 0, xp, 0, x, 0, n)),
+                            "half 0x" + Integer.toHexString(special & 0xFFFF) + " at " + at);
+                    assertTrue(Float.isNaN(expected) || Float.isInfinite(expected), "non-finite in, non-finite out");
+                    row.set(ScalarKernels.SHORT_LE, 2L * at, keep);
+                }
+            }
+        }
+    }
+
     @Test
     void q4kScaleDecodingFromLoadedWordsMatchesGetScaleMinK4() {
         Random rnd = new Random(3);
