@@ -7,6 +7,7 @@ import dev.shardlight.engine.model.ModelConfig;
 import dev.shardlight.engine.runtime.BatchScheduler;
 import dev.shardlight.engine.runtime.CpuForwardPass;
 import dev.shardlight.engine.runtime.KvBlockPool;
+import dev.shardlight.engine.runtime.PagedKvCache;
 import dev.shardlight.engine.runtime.SamplingParams;
 import dev.shardlight.engine.runtime.TokenLogprobs;
 
@@ -26,10 +27,12 @@ import java.util.SplittableRandom;
  *   row is a decode row, for each N of {@code --streams};</li>
  *   <li>ttft: {@code --ttft-streams} closed-loop clients (each sends its next short request when
  *   the last ends); while one {@code --long-prompt}-token prompt is being prefilled, the time to
- *   first token of the requests they send, against the same request on an idle engine, and
- *   against the same number of requests from the same clients with no long prompt; with the
- *   decode inter-token gaps in both phases (what a policy that favours new prompts costs the
- *   streams), for each cap of {@code --long-prefill-chunk} (0: off);</li>
+ *   first token of the requests they send, against the same prompt on an idle engine, and
+ *   against the same clients over the same steps with no long prompt; with the decode inter-token
+ *   gaps in both (what a policy that favours new prompts costs the streams), for each cap of
+ *   {@code --long-prefill-chunk} (0: off). The loads and the idle engine run on their own
+ *   schedulers, stepped in turn, each timed by the sum of its own steps, so that other processes'
+ *   load falls on all of them alike;</li>
  *   <li>prefix: prompt processing (submit to first token) of requests sharing a
  *   {@code --system-tokens} prefix, the first (cold) against the median of the rest;</li>
  *   <li>kv: KV bytes a sequence of 8K and 32K positions holds with sliding layers giving blocks
@@ -47,32 +50,123 @@ final class BatchBenchCommand implements Subcommand {
     public String summary() {
         return "bench-batch --model PATH [--parts decode,ttft,prefix,kv] [--streams 1,4,8,16] [--prompt-tokens 32]"
                 + " [--gen-tokens 32] [--step-tokens 64] [--long-prompt 4000] [--ttft-streams 16] [--long-prefill-chunk 0,16]"
-                + " [--system-tokens 1000]"
-                + " [--questions 16] [--kv-mb 2048] [--threads N] [--json]";
+                + " [--system-tokens 1000] [--questions 16] [--kv-mb 2048] [--threads N] [--json]";
     }
 
-    /** One request's first token, last token and end, as seen by its sink. */
+    /**
+     * One request's first token and end, as seen by its sink: by wall clock, and on a lane by the
+     * lane steps that produced its tokens.
+     */
     private static final class Timing {
         final long submitted = System.nanoTime();
-        final Window window;
-        final long submitStep;
-        long firstStep;
+        final Lane lane;
+        final int submitStep;
+        int firstStep;
+        int lastStep;
         long firstToken;
-        long lastToken;
         int tokens;
         boolean done;
 
-        Timing(Window window) {
-            this.window = window;
-            this.submitStep = window == null ? 0 : window.steps;
+        Timing(Lane lane) {
+            this.lane = lane;
+            this.submitStep = lane == null ? 0 : lane.steps();
         }
     }
 
-    /** While open, every gap between two tokens of one stream (the step time its reader sees). */
-    private static final class Window {
-        boolean open;
-        long steps;
-        final List<Double> gapsMs = new ArrayList<>();
+    /**
+     * A scheduler stepped in turn with other lanes on the one engine thread, so that load from
+     * other processes falls on every lane alike. Its clock is the sum of its own steps' durations;
+     * while it is measuring it keeps every gap between two tokens of one stream.
+     */
+    private static final class Lane {
+        final BatchScheduler s;
+        final List<Long> clock = new ArrayList<>(List.of(0L));
+        final List<int[]> gaps = new ArrayList<>();
+        boolean measuring;
+
+        Lane(BatchScheduler s) {
+            this.s = s;
+        }
+
+        int steps() {
+            return clock.size() - 1;
+        }
+
+        void step() {
+            long t0 = System.nanoTime();
+            s.step();
+            clock.add(clock.get(steps()) + System.nanoTime() - t0);
+        }
+
+        /** Lane time from the end of step {@code from} to the end of step {@code to}. */
+        double ms(int from, int to) {
+            return (clock.get(to) - clock.get(from)) / 1e6;
+        }
+    }
+
+    /**
+     * {@code streams} closed-loop clients on one lane: each sends its next request when its last one
+     * ends, for a number of tokens drawn from [gen/2, 3gen/2] so that clients do not stay in step.
+     * While measuring, the requests they send are timed (to their first token, even after), and so
+     * is the long prompt, when the load has one.
+     */
+    private static final class ClosedLoop {
+        final Lane lane;
+        final int cap;
+        final SplittableRandom rnd;
+        final SplittableRandom lengths = new SplittableRandom(7); // every load sees the same lengths
+        final ModelConfig c;
+        final int promptTokens;
+        final int gen;
+        final List<Timing> live = new ArrayList<>();
+        final List<Timing> during = new ArrayList<>();
+        final boolean[] finishedOne;
+        int finishedClients;
+        Timing longOne;
+
+        ClosedLoop(BatchScheduler s, int cap, SplittableRandom rnd, ModelConfig c, int streams, int promptTokens, int gen) {
+            this.lane = new Lane(s);
+            this.cap = cap;
+            this.rnd = rnd;
+            this.c = c;
+            this.promptTokens = promptTokens;
+            this.gen = gen;
+            this.finishedOne = new boolean[streams];
+            for (int i = 0; i < streams; i++) {
+                live.add(next(i));
+            }
+        }
+
+        private Timing next(int client) {
+            return submit(lane, "c" + client, random(rnd, c, promptTokens), jitter(lengths, gen));
+        }
+
+        /** Past the start-up burst: every client has finished a request. */
+        boolean warm() {
+            return finishedClients == live.size();
+        }
+
+        void step() {
+            lane.step();
+            for (int i = 0; i < live.size(); i++) {
+                if (live.get(i).done && (lane.measuring || !warm())) {
+                    finishedClients += finishedOne[i] ? 0 : 1;
+                    finishedOne[i] = true;
+                    live.set(i, next(i));
+                    if (lane.measuring) {
+                        during.add(live.get(i));
+                    }
+                }
+            }
+        }
+
+        Phase phase() {
+            List<Timing> answered = during.stream().filter(t -> t.tokens > 0).toList();
+            return new Phase(answered.stream().mapToDouble(t -> lane.ms(t.submitStep, t.firstStep)).toArray(),
+                    answered.stream().mapToDouble(t -> t.firstStep - t.submitStep).toArray(),
+                    lane.gaps.stream().mapToDouble(g -> lane.ms(g[0], g[1])).toArray(),
+                    longOne == null ? Double.NaN : lane.ms(longOne.submitStep, longOne.firstStep));
+        }
     }
 
     /**
@@ -141,34 +235,15 @@ final class BatchBenchCommand implements Subcommand {
                 json.add(j.append('}').toString());
             }
             if (parts.contains("ttft")) {
-                int longPrompt = a.getInt("long-prompt", 4000);
                 int streams = a.getInt("ttft-streams", 16);
                 int promptTokens = a.getInt("prompt-tokens", 32);
                 int gen = a.getInt("gen-tokens", 32);
-                out.printf("  ttft    %d closed-loop streams of %d-token prompts, %d-%d tokens each; alone = the same"
-                        + " prompt on an idle engine, median of 3, measured before each cap%n", streams, promptTokens,
-                        Math.max(1, gen / 2), gen / 2 + gen);
-                StringBuilder j = new StringBuilder("\"ttft\":{\"streams\":" + streams + ",\"long_prompt\":" + longPrompt
-                        + ",\"runs\":[");
                 String chunks = a.get("long-prefill-chunk") == null
-                        ? String.valueOf(BatchScheduler.Options.DEFAULT_LONG_PREFILL_CHUNK) : a.get("long-prefill-chunk");
-                for (String chunkArg : chunks.split(",")) {
-                    int chunk = Integer.parseInt(chunkArg.trim());
-                    double unloaded = unloadedTtft(forward, kvBytes, c, rnd, promptTokens);
-                    Phase loaded = closedLoop(forward, kvBytes, c, rnd, streams, promptTokens, gen, chunk, longPrompt, 0);
-                    Phase quiet = closedLoop(forward, kvBytes, c, rnd, streams, promptTokens, gen, chunk, 0,
-                            loaded.requests());
-                    out.printf("  ttft    long-prefill-chunk %s: alone %.0f ms%n", chunk == 0 ? "off" : String.valueOf(chunk),
-                            unloaded);
-                    out.printf("            no long prompt        %s%n", quiet.describe(unloaded));
-                    out.printf("            %5d-token prompt in  %s; the long prompt's own TTFT %.0f ms%n",
-                            longPrompt, loaded.describe(unloaded), loaded.longTtftMs());
-                    j.append(j.charAt(j.length() - 1) == '[' ? "" : ",").append("{\"long_prefill_chunk\":").append(chunk)
-                            .append(",\"unloaded_ms\":").append(Json.number(unloaded))
-                            .append(",\"without_long\":").append(quiet.json(unloaded))
-                            .append(",\"with_long\":").append(loaded.json(unloaded)).append('}');
-                }
-                json.add(j.append("]}").toString());
+                        ? "0," + BatchScheduler.Options.DEFAULT_LONG_PREFILL_CHUNK : a.get("long-prefill-chunk");
+                int[] caps = Arrays.stream(chunks.split(",")).mapToInt(x -> Integer.parseInt(x.trim())).toArray();
+                out.printf("  ttft    %d closed-loop streams of %d-token prompts, %d-%d tokens each%n", streams, promptTokens,
+                        Math.max(1, gen / 2), gen / 2 + gen);
+                json.add(ttft(forward, kvBytes, c, rnd, streams, promptTokens, gen, a.getInt("long-prompt", 4000), caps, out));
             }
             if (parts.contains("prefix")) {
                 int system = a.getInt("system-tokens", 1000);
@@ -196,7 +271,7 @@ final class BatchBenchCommand implements Subcommand {
                 StringBuilder j = new StringBuilder("\"kv\":{");
                 for (int ctx : new int[] {8192, 32768}) {
                     long perBlock = KvBlockPool.bytesPerBlock(c, KvBlockPool.DEFAULT_BLOCK_SIZE);
-                    long windowed = (long) dev.shardlight.engine.runtime.PagedKvCache.blocksFor(c,
+                    long windowed = (long) PagedKvCache.blocksFor(c,
                             KvBlockPool.DEFAULT_BLOCK_SIZE, ctx, forward.rewindSlack())
                             * perBlock;
                     long full = (long) c.layers() * ((ctx + KvBlockPool.DEFAULT_BLOCK_SIZE - 1) / KvBlockPool.DEFAULT_BLOCK_SIZE)
@@ -220,78 +295,98 @@ final class BatchBenchCommand implements Subcommand {
                 true, false, longPrefillChunk));
     }
 
-    /** Median TTFT of three prompts on an idle engine, after one warm-up. */
-    private static double unloadedTtft(CpuForwardPass forward, long kvBytes, ModelConfig c, SplittableRandom rnd,
-                                       int promptTokens) {
-        BatchScheduler s = scheduler(forward, kvBytes, 1, 0);
-        submit(s, null, "warm-up", random(rnd, c, promptTokens), 1);
-        runUntilIdle(s);
-        double[] alone = new double[3];
-        for (int r = 0; r < alone.length; r++) {
-            Timing t = submit(s, null, "alone" + r, random(rnd, c, promptTokens), 1);
-            runUntilIdle(s);
-            alone[r] = (t.firstToken - t.submitted) / 1e6;
+    /**
+     * For each cap, two closed-loop loads stepped in lockstep, one with a long prompt submitted when
+     * measuring starts and one without, measured until the long prompt's first token; all loads
+     * and an idle lane take turns, the idle one timing a lone prompt every 8 rounds (the unloaded
+     * TTFT, median of those).
+     */
+    private static String ttft(CpuForwardPass forward, long kvBytes, ModelConfig c, SplittableRandom rnd, int streams,
+                               int promptTokens, int gen, int longPrompt, int[] caps, PrintStream out) {
+        int bs = KvBlockPool.DEFAULT_BLOCK_SIZE;
+        long need = 2L * KvBlockPool.bytesPerBlock(c, bs)
+                * ((long) streams * PagedKvCache.blocksFor(c, bs, promptTokens + gen / 2 + gen + 1, forward.rewindSlack())
+                + PagedKvCache.blocksFor(c, bs, longPrompt + 2, forward.rewindSlack()));
+        long poolBytes = Math.min(kvBytes, need); // 2x what the load holds: room for cached prefixes
+        List<ClosedLoop[]> pairs = new ArrayList<>();
+        for (int cap : caps) {
+            pairs.add(new ClosedLoop[] {
+                    new ClosedLoop(scheduler(forward, poolBytes, streams + 1, cap), cap, rnd, c, streams, promptTokens, gen),
+                    new ClosedLoop(scheduler(forward, poolBytes, streams + 1, cap), cap, rnd, c, streams, promptTokens, gen)});
         }
-        return median(alone);
+        Lane idle = new Lane(scheduler(forward, poolBytes, 1, 0));
+        lone(idle, c, rnd, promptTokens); // warm-up
+        for (int round = 0; pairs.stream().anyMatch(p -> !p[0].warm() || !p[1].warm()); round++) {
+            if (round > 100 * gen) {
+                throw new IllegalStateException("closed-loop warm-up did not finish in " + round + " steps");
+            }
+            for (ClosedLoop[] p : pairs) {
+                for (ClosedLoop l : p) {
+                    if (!l.warm()) {
+                        l.step();
+                    }
+                }
+            }
+        }
+        System.gc(); // not inside the measured rounds
+        for (ClosedLoop[] p : pairs) {
+            p[0].lane.measuring = true;
+            p[1].lane.measuring = true;
+            p[0].longOne = submit(p[0].lane, "long", random(rnd, c, longPrompt), 1);
+        }
+        List<Double> alone = new ArrayList<>();
+        for (int round = 0; pairs.stream().anyMatch(p -> p[0].lane.measuring); round++) {
+            for (ClosedLoop[] p : pairs) {
+                if (p[0].lane.measuring) {
+                    p[0].step();
+                    p[1].step();
+                    if (p[0].longOne.tokens > 0) {
+                        p[0].lane.measuring = false;
+                        p[1].lane.measuring = false;
+                    }
+                }
+            }
+            if (round % 8 == 0) {
+                alone.add(lone(idle, c, rnd, promptTokens));
+            }
+        }
+        for (boolean busy = true; busy; ) { // the last requests' first tokens
+            busy = false;
+            for (ClosedLoop[] p : pairs) {
+                for (ClosedLoop l : p) {
+                    if (l.lane.s.busy()) {
+                        l.lane.step();
+                        busy = true;
+                    }
+                }
+            }
+        }
+        double unloaded = median(alone.stream().mapToDouble(Double::doubleValue).toArray());
+        out.printf("  ttft    alone %.0f ms (median of %d lone prompts on an idle engine, taken in turn with the loads)%n",
+                unloaded, alone.size());
+        StringBuilder j = new StringBuilder("\"ttft\":{\"unloaded_ms\":" + Json.number(unloaded) + ",\"streams\":"
+                + streams + ",\"long_prompt\":" + longPrompt + ",\"runs\":[");
+        for (ClosedLoop[] p : pairs) {
+            Phase loaded = p[0].phase();
+            Phase quiet = p[1].phase();
+            out.printf("  ttft    long-prefill-chunk %s:%n", p[0].cap == 0 ? "off" : String.valueOf(p[0].cap));
+            out.printf("            no long prompt        %s%n", quiet.describe(unloaded));
+            out.printf("            %5d-token prompt in  %s; the long prompt's own TTFT %.0f ms%n",
+                    longPrompt, loaded.describe(unloaded), loaded.longTtftMs());
+            j.append(j.charAt(j.length() - 1) == '[' ? "" : ",").append("{\"long_prefill_chunk\":").append(p[0].cap)
+                    .append(",\"without_long\":").append(quiet.json(unloaded))
+                    .append(",\"with_long\":").append(loaded.json(unloaded)).append('}');
+        }
+        return j.append("]}").toString();
     }
 
-    /**
-     * {@code streams} closed-loop clients (each sends its next request when the last one ends, for
-     * a number of tokens drawn from [gen/2, 3gen/2] so that clients do not stay in step), first run
-     * until each has finished a request (past the start-up burst); then, with {@code longPrompt} > 0,
-     * one prompt of that length is submitted and the phase lasts until its first token, otherwise
-     * it lasts until {@code requests} new requests were sent. Requests sent during the phase are
-     * timed (to their first token, even after the phase), and so are the gaps between the tokens
-     * of every stream while the phase lasts.
-     */
-    private static Phase closedLoop(CpuForwardPass forward, long kvBytes, ModelConfig c, SplittableRandom rnd, int streams,
-                                    int promptTokens, int gen, int longPrefillChunk, int longPrompt, int requests) {
-        BatchScheduler s = scheduler(forward, kvBytes, streams + 1, longPrefillChunk);
-        SplittableRandom lengths = new SplittableRandom(7); // every phase sees the same lengths
-        Window window = new Window();
-        List<Timing> live = new ArrayList<>();
-        for (int i = 0; i < streams; i++) {
-            live.add(submit(s, window, "c" + i, random(rnd, c, promptTokens), jitter(lengths, gen)));
+    /** TTFT of one prompt on an idle lane. */
+    private static double lone(Lane idle, ModelConfig c, SplittableRandom rnd, int promptTokens) {
+        Timing t = submit(idle, "alone", random(rnd, c, promptTokens), 1);
+        while (idle.s.busy()) {
+            idle.step();
         }
-        boolean[] finishedOne = new boolean[streams];
-        int finishedClients = 0;
-        for (int step = 0; finishedClients < streams; step++) {
-            if (step > 100 * gen) {
-                throw new IllegalStateException("closed-loop warm-up did not finish in " + step + " steps");
-            }
-            step(s, window);
-            for (int i = 0; i < streams; i++) {
-                if (live.get(i).done) {
-                    finishedClients += finishedOne[i] ? 0 : 1;
-                    finishedOne[i] = true;
-                    live.set(i, submit(s, window, "c" + i, random(rnd, c, promptTokens), jitter(lengths, gen)));
-                }
-            }
-        }
-        window.open = true;
-        Timing longOne = longPrompt > 0 ? submit(s, window, "long", random(rnd, c, longPrompt), 1) : null;
-        List<Timing> during = new ArrayList<>();
-        while (longOne != null ? !longOne.done : during.size() < requests) {
-            step(s, window);
-            for (int i = 0; i < live.size(); i++) {
-                boolean measuring = longOne != null ? !longOne.done : during.size() < requests;
-                if (live.get(i).done && measuring) {
-                    Timing next = submit(s, window, "c" + i, random(rnd, c, promptTokens), jitter(lengths, gen));
-                    live.set(i, next);
-                    during.add(next);
-                }
-            }
-        }
-        window.open = false;
-        while (s.busy()) {
-            step(s, window);
-        }
-        double[] ttft = during.stream().filter(t -> t.tokens > 0).mapToDouble(t -> (t.firstToken - t.submitted) / 1e6)
-                .toArray();
-        double[] gaps = window.gapsMs.stream().mapToDouble(Double::doubleValue).toArray();
-        double[] ttftSteps = during.stream().filter(t -> t.tokens > 0).mapToDouble(t -> t.firstStep - t.submitStep + 1)
-                .toArray();
-        return new Phase(ttft, ttftSteps, gaps, longOne == null ? Double.NaN : (longOne.firstToken - longOne.submitted) / 1e6);
+        return idle.ms(t.submitStep, t.firstStep);
     }
 
     /** Aggregate decode tok/s of {@code streams} sequences, over the steps that were pure decode. */
@@ -316,8 +411,12 @@ final class BatchBenchCommand implements Subcommand {
         return decodeRows * 1e9 / Math.max(1, decodeNanos);
     }
 
-    private static Timing submit(BatchScheduler s, Window window, String id, int[] prompt, int maxTokens) {
-        Timing t = new Timing(window);
+    private static Timing submit(Lane lane, String id, int[] prompt, int maxTokens) {
+        return submit(lane.s, lane, id, prompt, maxTokens);
+    }
+
+    private static Timing submit(BatchScheduler s, Lane lane, String id, int[] prompt, int maxTokens) {
+        Timing t = new Timing(lane);
         s.submit(new BatchScheduler.Request(id, "bench", 0, 1.0, prompt, maxTokens, SamplingParams.GREEDY,
                 new int[0], -1), new BatchScheduler.Sink() {
             @Override
@@ -332,14 +431,14 @@ final class BatchBenchCommand implements Subcommand {
 
             @Override
             public void token(int token, TokenLogprobs lp) {
-                long now = System.nanoTime();
+                int step = t.lane == null ? 0 : t.lane.steps() + 1; // the step in progress
                 if (t.tokens++ == 0) {
-                    t.firstToken = now;
-                    t.firstStep = t.window == null ? 0 : t.window.steps;
-                } else if (t.window != null && t.window.open) {
-                    t.window.gapsMs.add((now - t.lastToken) / 1e6);
+                    t.firstToken = System.nanoTime();
+                    t.firstStep = step;
+                } else if (t.lane != null && t.lane.measuring) {
+                    t.lane.gaps.add(new int[] {t.lastStep, step});
                 }
-                t.lastToken = now;
+                t.lastStep = step;
             }
 
             @Override
@@ -351,11 +450,6 @@ final class BatchBenchCommand implements Subcommand {
             }
         });
         return t;
-    }
-
-    private static void step(BatchScheduler s, Window window) {
-        s.step();
-        window.steps++;
     }
 
     private static void runUntilIdle(BatchScheduler s) {
