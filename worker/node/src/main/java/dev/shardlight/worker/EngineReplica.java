@@ -31,7 +31,7 @@ public final class EngineReplica implements ReplicaEngine {
         this.forward = new CpuForwardPass(model, Backends.kernels(), b.stepTokens());
         this.scheduler = new BatchScheduler(forward, new BatchScheduler.Options(spec.kvBudgetBytes(),
                 dev.shardlight.engine.runtime.KvBlockPool.DEFAULT_BLOCK_SIZE, b.maxBatch(), b.prefixCaching(),
-                b.sharedPrefixCache()));
+                b.sharedPrefixCache(), b.longPrefillChunk()));
         this.info = new Info(c.architecture().name().toLowerCase(java.util.Locale.ROOT), c.contextLength(), c.vocab(),
                 forward.backend());
     }

@@ -17,7 +17,8 @@ import java.util.Optional;
  * shardlight.models = [
  *   { id = "gemma3-1b", path = "/models/gemma-3-1b-it-q8_0.gguf", replicas = 2,
  *     context-length = 4096, kv-budget-mb = 256, weights-mb = 0, queue-capacity = 8,
- *     max-batch = 16, step-tokens = 64, prefix-caching = on, prefix-cache-shared = off }
+ *     max-batch = 16, step-tokens = 64, prefix-caching = on, prefix-cache-shared = off,
+ *     long-prefill-chunk = 16 }
  * ]
  * </pre>
  */
@@ -52,7 +53,9 @@ public final class ModelCatalog {
                                 c.hasPath("max-batch") ? c.getInt("max-batch") : ModelSpec.Batching.DEFAULT.maxBatch(),
                                 c.hasPath("step-tokens") ? c.getInt("step-tokens") : ModelSpec.Batching.DEFAULT.stepTokens(),
                                 !c.hasPath("prefix-caching") || c.getBoolean("prefix-caching"),
-                                c.hasPath("prefix-cache-shared") && c.getBoolean("prefix-cache-shared"))));
+                                c.hasPath("prefix-cache-shared") && c.getBoolean("prefix-cache-shared"),
+                                c.hasPath("long-prefill-chunk") ? c.getInt("long-prefill-chunk")
+                                        : ModelSpec.Batching.DEFAULT.longPrefillChunk())));
             } catch (ConfigException | IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
             }

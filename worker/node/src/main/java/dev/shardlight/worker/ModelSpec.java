@@ -1,5 +1,7 @@
 package dev.shardlight.worker;
 
+import dev.shardlight.engine.runtime.BatchScheduler;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,11 +23,22 @@ public record ModelSpec(String id, String path, int replicas, int contextLength,
      * @param stepTokens        tokens one engine step takes across all sequences (prefill chunk budget)
      * @param prefixCaching     reuse KV blocks of earlier prompts
      * @param sharedPrefixCache one prefix cache for all tenants instead of one partition per tenant
+     * @param longPrefillChunk  rows a prompt's unfinished chunk may take in a step others wait on
+     *                          (0: no cap); see {@code BatchScheduler}
      */
-    public record Batching(int maxBatch, int stepTokens, boolean prefixCaching, boolean sharedPrefixCache) {
+    public record Batching(int maxBatch, int stepTokens, boolean prefixCaching, boolean sharedPrefixCache,
+                           int longPrefillChunk) {
         public static final Batching DEFAULT = new Batching(16, 64, true, false);
 
+        public Batching(int maxBatch, int stepTokens, boolean prefixCaching, boolean sharedPrefixCache) {
+            this(maxBatch, stepTokens, prefixCaching, sharedPrefixCache,
+                    BatchScheduler.Options.DEFAULT_LONG_PREFILL_CHUNK);
+        }
+
         public Batching {
+            if (longPrefillChunk < 0) {
+                throw new IllegalArgumentException("long-prefill-chunk = " + longPrefillChunk + " must be >= 0 (0: no cap)");
+            }
             if (maxBatch < 1) {
                 throw new IllegalArgumentException("max-batch = " + maxBatch + " must be >= 1");
             }

@@ -17,6 +17,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -285,6 +286,102 @@ class BatchSchedulerTest {
             assertEquals(keep.tokens.size(), keep.result.completionTokens());
             assertTrue(keep.result.outcome() != BatchScheduler.Outcome.CANCELLED);
             assertEquals(s.stats().kvBlocksTotal(), s.stats().kvBlocksFree());
+        }
+    }
+
+    /**
+     * Three short prompts decode while a 120-token prompt prefills: with a cap, each of its partial
+     * chunks that shares a step with decode rows has exactly the cap's rows; once it is alone it
+     * takes the whole step. Without one it takes what the decode rows leave. Either way every
+     * position of the prompt is computed once and every sequence's tokens are its alone tokens.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 4})
+    void aLongPromptsPartialChunksAreCappedWhileOthersDecodeAndFillTheStepAlone(int cap) throws Exception {
+        try (Model model = Model.load(FIXTURES.resolve("gemma3-1b-like").resolve("model-q8_0.gguf"))) {
+            Kernels k = Backends.kernels();
+            ModelConfig c = model.config();
+            BatchScheduler s = new BatchScheduler(new CpuForwardPass(model, k, STEP),
+                    BatchScheduler.Options.defaults(16L << 20).withLongPrefillChunk(cap));
+            List<BatchScheduler.Request> reqs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                reqs.add(request("short" + i, "t", prompt(c, 5, 400 + i), 12));
+            }
+            int longLength = 120;
+            reqs.add(request("long", "t", prompt(c, longLength, 410), 3));
+            List<Recorder> sinks = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                sinks.add(new Recorder());
+                s.submit(reqs.get(i), sinks.get(i));
+            }
+            s.step(); // the three 5-token prompts fit one 16-row step: from here on they decode
+            assertEquals(15, s.stats().lastStepRows());
+            Recorder longRec = new Recorder();
+            sinks.add(longRec);
+            s.submit(reqs.get(3), longRec);
+            int computed = 0;
+            int shared = 0;
+            int alone = 0;
+            while (longRec.tokens.isEmpty()) {
+                int left = longLength - computed;
+                s.step();
+                BatchScheduler.Stats st = s.stats();
+                int decodeRows = st.lastBatchSize() - 1; // every other slice is one decode row
+                int chunk = st.lastStepRows() - decodeRows;
+                boolean finished = !longRec.tokens.isEmpty();
+                if (decodeRows > 0 && !finished) {
+                    shared++;
+                    assertEquals(cap == 0 ? STEP - decodeRows : cap, chunk, "partial chunk beside " + decodeRows
+                            + " decode rows");
+                } else if (decodeRows == 0) {
+                    alone++;
+                    assertEquals(Math.min(STEP, left), chunk, "alone, the long prompt takes the whole step");
+                } else {
+                    assertEquals(left, chunk, "the last chunk finishes the prompt");
+                }
+                computed += chunk;
+            }
+            assertEquals(longLength, computed, "every prompt position computed once");
+            assertTrue(shared > 0, "some chunks shared steps with decode rows");
+            if (cap > 0) {
+                assertTrue(alone > 0, "the capped prompt outlived the decoders and ran alone");
+            }
+            while (s.busy()) {
+                s.step();
+            }
+            for (int i = 0; i < reqs.size(); i++) {
+                BatchScheduler.Request r = reqs.get(i);
+                int[] expected = new Generator(new CpuForwardPass(model, k, STEP))
+                        .generate(r.prompt(), r.maxTokens(), GREEDY, new int[0], null, null).tokens();
+                assertArrayEquals(expected, sinks.get(i).ids(), r.id() + " batched vs alone");
+            }
+            assertEquals(s.stats().kvBlocksTotal(), s.stats().kvBlocksFree());
+        }
+    }
+
+    /**
+     * The cap is for steps that others wait on: a prompt that finishes this step caps a partial
+     * chunk beside it, but two long prompts with nobody else fill the step.
+     */
+    @Test
+    void theLongPrefillCapAppliesOnlyBesideRowsThatFinish() throws Exception {
+        try (Model model = Model.load(FIXTURES.resolve("llama32-like").resolve("model-q8_0.gguf"))) {
+            ModelConfig c = model.config();
+            BatchScheduler.Options o = BatchScheduler.Options.defaults(16L << 20).withLongPrefillChunk(4);
+            BatchScheduler twoLong = new BatchScheduler(new CpuForwardPass(model, Backends.kernels(), STEP), o);
+            twoLong.submit(request("a", "t", prompt(c, 60, 1), 1), new Recorder());
+            twoLong.submit(request("b", "t", prompt(c, 80, 2), 1), new Recorder());
+            twoLong.step();
+            assertEquals(1, twoLong.stats().lastBatchSize(), "the shorter long prompt first");
+            assertEquals(STEP, twoLong.stats().lastStepRows(), "no cap with nobody waiting");
+
+            BatchScheduler beside = new BatchScheduler(new CpuForwardPass(model, Backends.kernels(), STEP), o);
+            beside.submit(request("long", "t", prompt(c, 60, 1), 1), new Recorder());
+            beside.submit(request("short", "t", prompt(c, 6, 2), 1), new Recorder());
+            beside.step();
+            assertEquals(2, beside.stats().lastBatchSize());
+            assertEquals(6 + 4, beside.stats().lastStepRows(), "the short prompt finishes; the long chunk is capped");
+            assertThrows(IllegalArgumentException.class, () -> o.withLongPrefillChunk(-1));
         }
     }
 
