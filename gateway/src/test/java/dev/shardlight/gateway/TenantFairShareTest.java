@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Fair share under a flood, through the real path: tenant A keeps 10x its share of a replica's
  * batch slots busy with long streams (20 concurrent on 4 slots, equal weights), while tenant B
  * sends short requests one after another. B's time to first token must stay within 2x of what it
- * is on an idle replica (plus, at p99, the one engine step that may be in flight when it arrives),
+ * is on an idle replica (its median; at p99, the maximum of 30, plus the one engine step that may be
+ * in flight when it arrives and one step of slack for a machine pause),
  * because B's request takes a slot from A at the next engine step instead of queueing behind A's
  * backlog. Every engine step is made 40 ms longer, so the replica (not the
  * test's own threads) is the bottleneck, as with a real model. Numbers go to target/fair-share.txt.
@@ -142,8 +143,10 @@ class TenantFairShareTest {
             System.out.print(report);
             // Steps are the scheduling quantum: on an idle replica B's request starts at once; under load it
             // may arrive just after a step began and wait for it (<= one step), then runs in the next.
-            // So the bound is 2x idle plus that one step in flight; A's backlog adds nothing.
-            assertTrue(loadedP99 <= 2 * idleP99 + STEP_MILLIS, report);
+            // The p99 of 30 is their maximum, so it also gets one step of slack for a pause of this 2-core
+            // machine (GC, JIT, 20 client threads); waiting behind A's backlog instead, as an unfair
+            // scheduler makes B do, costs at least one of A's 60-token streams: 60 steps.
+            assertTrue(loadedP99 <= 2 * idleP99 + 2 * STEP_MILLIS, report);
             assertTrue(median(loaded) <= 2 * median(idle), report);
         } finally {
             flooding.set(false);
