@@ -119,23 +119,19 @@ public final class VectorKernels implements Kernels, AutoCloseable {
             if (batch != 1) {
                 return;
             }
+            GgmlType type = w.type();
+            if (type != GgmlType.Q8_0 && type != GgmlType.Q4_0 && type != GgmlType.F16) {
+                return;
+            }
             int cols = w.cols();
-            if (w.type() == GgmlType.Q8_0 || w.type() == GgmlType.Q4_0) {
-                if (xp.length < cols) {
-                    xp = new float[cols];
-                    xs = new float[cols / 32];
-                }
-                if (w.type() == GgmlType.Q8_0) {
-                    VectorRows.prepareQ80(x, 0, cols, xp, 0);
-                } else {
-                    VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
-                }
-            } else if (w.type() == GgmlType.F16) {
-                if (xp.length < cols) {
-                    xp = new float[cols];
-                    xs = new float[cols / 32];
-                }
-                VectorRows.prepareHalves(x, 0, cols, xp, 0);
+            if (xp.length < cols) {
+                xp = new float[cols];
+                xs = new float[cols / 32];
+            }
+            switch (type) {
+                case Q8_0 -> VectorRows.prepareQ80(x, 0, cols, xp, 0);
+                case Q4_0 -> VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
+                default -> VectorRows.prepareHalves(x, 0, cols, xp, 0);
             }
         }
 
