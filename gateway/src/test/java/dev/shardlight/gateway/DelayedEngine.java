@@ -9,14 +9,14 @@ import java.util.function.LongSupplier;
 /**
  * The real engine with extra time per batched step and per label scoring, so a tiny fixture model
  * behaves like a big one on the replica's engine thread (scheduling tests) without the cost of
- * one. The delays are read at each call.
+ * one. The delays are read at each call. Other tests extend it to change one call and delegate the rest.
  */
-final class DelayedEngine implements ReplicaEngine {
+public class DelayedEngine implements ReplicaEngine {
     private final ReplicaEngine real;
     private final LongSupplier stepMillis;
     private final LongSupplier scoreMillis;
 
-    DelayedEngine(ReplicaEngine real, LongSupplier stepMillis, LongSupplier scoreMillis) {
+    public DelayedEngine(ReplicaEngine real, LongSupplier stepMillis, LongSupplier scoreMillis) {
         this.real = real;
         this.stepMillis = stepMillis;
         this.scoreMillis = scoreMillis;

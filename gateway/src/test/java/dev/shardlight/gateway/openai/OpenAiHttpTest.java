@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.shardlight.engine.runtime.Generation;
 import dev.shardlight.engine.runtime.Generator;
 import dev.shardlight.engine.runtime.SamplingParams;
+import dev.shardlight.gateway.DelayedEngine;
 import dev.shardlight.gateway.PromptCodec;
 import dev.shardlight.gateway.ShardlightNode;
 import dev.shardlight.gateway.TokenizerCodecs;
@@ -58,17 +59,7 @@ class OpenAiHttpTest {
 
     /** The real engine, slowed to ~100 tokens/s so a disconnect lands mid-stream. */
     static ReplicaEngine slowed(ReplicaEngine real) {
-        return new ReplicaEngine() {
-            @Override
-            public Info info() {
-                return real.info();
-            }
-
-            @Override
-            public String refusal(int promptTokens, int maxTokens) {
-                return real.refusal(promptTokens, maxTokens);
-            }
-
+        return new DelayedEngine(real, () -> 0, () -> 0) {
             @Override
             public void submit(BatchScheduler.Request request, BatchScheduler.Sink sink) {
                 AtomicInteger n = new AtomicInteger();
@@ -104,26 +95,6 @@ class OpenAiHttpTest {
                         sink.finished(result);
                     }
                 });
-            }
-
-            @Override
-            public boolean step() {
-                return real.step();
-            }
-
-            @Override
-            public boolean busy() {
-                return real.busy();
-            }
-
-            @Override
-            public BatchScheduler.Stats stats() {
-                return real.stats();
-            }
-
-            @Override
-            public void close() {
-                real.close();
             }
         };
     }
