@@ -129,9 +129,10 @@ final class ChatModelServer implements AutoCloseable {
     private static List<String> java(String heap) {
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        return new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,dev.shardlight.engine.kernel.*::*,0.1",
-                heap, "-cp", cp, "dev.shardlight.cli.Shardlight"));
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(NodeProcess.KERNEL_JIT_FLAGS);
+        cmd.addAll(List.of(heap, "-cp", cp, "dev.shardlight.cli.Shardlight"));
+        return cmd;
     }
 
     String logTail() {

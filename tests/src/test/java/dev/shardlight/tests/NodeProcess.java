@@ -28,14 +28,18 @@ final class NodeProcess implements AutoCloseable {
         this.log = log;
     }
 
+    /** The kernels compiled at a tenth of the JIT's usual counts, as bin/shardlight and the build's test JVMs do. */
+    static final List<String> KERNEL_JIT_FLAGS = List.of("-XX:CompileCommand=quiet",
+            "-XX:CompileCommand=CompileThresholdScaling,dev.shardlight.engine.kernel.*::*,0.1");
+
     static NodeProcess start(String name, String host, List<String> nodeArgs) throws IOException {
         int port = freePort(host);
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-XX:+UseSerialGC",
-                "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,dev.shardlight.engine.kernel.*::*,0.1",
-                "-Dshardlight.threads=1", "-cp", cp, "dev.shardlight.cli.Shardlight", "node",
+                "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-XX:+UseSerialGC"));
+        cmd.addAll(KERNEL_JIT_FLAGS);
+        cmd.addAll(List.of("-Dshardlight.threads=1", "-cp", cp, "dev.shardlight.cli.Shardlight", "node",
                 "--host", host, "--port", String.valueOf(port), "--metrics-port", "-1", "--http-port", "0"));
         cmd.addAll(nodeArgs);
         Path logs = Path.of("target", "node-logs");
