@@ -74,7 +74,7 @@ final class GenerateCommand implements Subcommand {
                         + ",\"decode_tok_s\":" + Json.number(g.decodeTokensPerSecond())
                         + ",\"backend\":" + Json.string(m.forward().backend())
                         + ",\"load_ms\":" + m.loadNanos() / 1_000_000
-                        + ",\"startup_to_first_token_ms\":" + sinceProcessStart(firstToken[0]) + "}");
+                        + ",\"startup_to_first_token_ms\":" + sinceJvmStart(firstToken[0]) + "}");
             } else {
                 out.println();
                 err.printf("[%d prompt tokens, %d generated (%s); prefill %.1f tok/s, decode %.1f tok/s; %s]%n",
@@ -86,7 +86,7 @@ final class GenerateCommand implements Subcommand {
     }
 
     /** Milliseconds from the JVM's start to {@code epochMillis} (the launcher script before it not counted); -1 if none. */
-    private static long sinceProcessStart(long epochMillis) {
+    private static long sinceJvmStart(long epochMillis) {
         return epochMillis == 0 ? -1 : epochMillis - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
     }
 }
