@@ -180,17 +180,23 @@ final class VectorRows {
 
     /**
      * Sum of a Q8_0 row with an activation in {@link #prepareQ80} order. Byte k of each int lane is
-     * sign-extended by two shifts. The block body is written out here rather than in a helper: a
-     * vector returned from a call C2 does not inline is boxed, which made this loop 4x slower.
+     * sign-extended by two shifts. Two blocks per iteration, each into its own accumulator, with the
+     * block bodies written out here rather than in a helper: a vector returned from a call C2 does
+     * not inline is boxed, which made this loop 4x slower. The scales are read with
+     * {@code Float.float16ToFloat} in place for the same reason: past C2's node budget for one
+     * method, even a small helper such as {@link ScalarKernels#f16} is left as a call. An odd last
+     * block is summed in scalar code.
      */
     static float dotQ80p(MemorySegment seg, long off, float[] xp, int po, int n) {
         FloatVector acc0 = FloatVector.zero(F8);
         FloatVector acc1 = FloatVector.zero(F8);
         int nb = n / 32;
-        for (int blk = 0; blk < nb; blk++) {
+        int blk = 0;
+        for (; blk + 1 < nb; blk += 2) {
             long b = off + blk * 34L;
             int xb = po + blk * 32;
             IntVector v = IntVector.fromMemorySegment(I8, seg, b + 2, LE);
+            IntVector u = IntVector.fromMemorySegment(I8, seg, b + 36, LE);
             FloatVector s0 = ((FloatVector) v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)
                     .convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F8, xp, xb));
             FloatVector s1 = ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)
@@ -199,14 +205,28 @@ final class VectorRows {
                     .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, xb + 16), s0);
             s1 = ((FloatVector) v.lanewise(VectorOperators.ASHR, 24)
                     .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, xb + 24), s1);
-            FloatVector d = FloatVector.broadcast(F8, f16(seg, b));
-            if ((blk & 1) == 0) {
-                acc0 = s0.add(s1).fma(d, acc0);
-            } else {
-                acc1 = s0.add(s1).fma(d, acc1);
-            }
+            FloatVector t0 = ((FloatVector) u.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F8, xp, xb + 32));
+            FloatVector t1 = ((FloatVector) u.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F8, xp, xb + 40));
+            t0 = ((FloatVector) u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, xb + 48), t0);
+            t1 = ((FloatVector) u.lanewise(VectorOperators.ASHR, 24)
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, xb + 56), t1);
+            acc0 = s0.add(s1).fma(FloatVector.broadcast(F8, Float.float16ToFloat(seg.get(ScalarKernels.SHORT_LE, b))), acc0);
+            acc1 = t0.add(t1).fma(FloatVector.broadcast(F8, Float.float16ToFloat(seg.get(ScalarKernels.SHORT_LE, b + 34))), acc1);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float tail = 0f;
+        if (blk < nb) {
+            long b = off + blk * 34L;
+            for (int j = 0; j < 8; j++) {
+                for (int k = 0; k < 4; k++) {
+                    tail += i8(seg, b + 2 + 4 * j + k) * xp[po + blk * 32 + 8 * k + j];
+                }
+            }
+            tail *= f16(seg, b);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) + tail;
     }
 
     /**

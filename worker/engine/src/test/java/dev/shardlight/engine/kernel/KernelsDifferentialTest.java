@@ -62,6 +62,9 @@ class KernelsDifferentialTest {
                 if (type.blockSize == 1) {
                     cases.add(Arguments.of(type, 9, 100, batch, 3)); // cols not a multiple of the lanes
                 }
+                if (type.blockSize == 32) {
+                    cases.add(Arguments.of(type, 9, 7 * 32, batch, 2)); // an odd number of blocks per row
+                }
             }
             // a prompt longer than one activation block (64K floats / 2048 cols = 32 vectors)
             cases.add(Arguments.of(type, 9, 2048, 37, 2));
