@@ -50,16 +50,17 @@ public interface Kernels {
     void rope(float[] x, int offset, int nHeads, int headDim, int pos, float[] invFreq, boolean neox);
 
     /**
-     * One query head attending over cached keys/values at positions {@code from..to} (inclusive)
-     * of a paged cache: position p sits in slot {@link #slot(int[], int, int)
+     * {@code heads} query heads that share one key/value head attending over cached keys/values at
+     * positions {@code from..to} (inclusive) of a paged cache: position p sits in slot {@link #slot(int[], int, int)
      * (blocks[p >> blockShift] << blockShift) | (p & (2^blockShift - 1))}, i.e. the cache is made
      * of blocks of {@code 2^blockShift} consecutive positions whose physical block numbers
-     * {@code blocks} lists. Each slot holds {@code kvStride} floats and this head's key/value start
-     * {@code kvOffset} into the slot. Scores are {@code scale * q.k}, softmax in float32, output
-     * written to {@code out[outOffset..+headDim)}. {@code scratch} has room for
-     * {@code to - from + 1} floats.
+     * {@code blocks} lists. Each slot holds {@code kvStride} floats and the shared key/value head
+     * starts {@code kvOffset} into the slot. Query head h is {@code q[qOffset + h*headDim ..)} and
+     * its output goes to {@code out[outOffset + h*headDim ..+headDim)}. Scores are
+     * {@code scale * q.k}, softmax in float32 per head. {@code scratch} has room for
+     * {@code heads * (to - from + 1)} floats.
      */
-    void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
+    void attention(float[] q, int qOffset, int heads, float[] keys, float[] values, int kvStride, int kvOffset,
                    int headDim, int from, int to, int[] blocks, int blockShift, float scale,
                    float[] out, int outOffset, float[] scratch);
 

@@ -240,9 +240,18 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
-                          int headDim, int from, int to, int[] blocks, int blockShift, float scale,
+    public void attention(float[] q, int qOffset, int heads, float[] keys, float[] values, int kvStride,
+                          int kvOffset, int headDim, int from, int to, int[] blocks, int blockShift, float scale,
                           float[] out, int outOffset, float[] scratch) {
+        for (int h = 0; h < heads; h++) {
+            attentionHead(q, qOffset + h * headDim, keys, values, kvStride, kvOffset, headDim, from, to, blocks,
+                    blockShift, scale, out, outOffset + h * headDim, scratch);
+        }
+    }
+
+    private static void attentionHead(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
+                                      int headDim, int from, int to, int[] blocks, int blockShift, float scale,
+                                      float[] out, int outOffset, float[] scratch) {
         int n = to - from + 1;
         for (int t = 0; t < n; t++) {
             int k = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset;
@@ -252,7 +261,7 @@ public final class ScalarKernels implements Kernels {
             }
             scratch[t] = scale * dot;
         }
-        softmax(scratch, n);
+        softmax(scratch, 0, n);
         for (int i = 0; i < headDim; i++) {
             out[outOffset + i] = 0f;
         }
@@ -265,18 +274,18 @@ public final class ScalarKernels implements Kernels {
         }
     }
 
-    /** torch.softmax in float32: subtract the max, exponentiate, divide by the sum. */
-    static void softmax(float[] v, int n) {
+    /** torch.softmax in float32 over {@code v[o..o+n)}: subtract the max, exponentiate, divide by the sum. */
+    static void softmax(float[] v, int o, int n) {
         float max = Float.NEGATIVE_INFINITY;
-        for (int t = 0; t < n; t++) {
+        for (int t = o; t < o + n; t++) {
             max = Math.max(max, v[t]);
         }
         float sum = 0f;
-        for (int t = 0; t < n; t++) {
+        for (int t = o; t < o + n; t++) {
             v[t] = (float) Math.exp(v[t] - max);
             sum += v[t];
         }
-        for (int t = 0; t < n; t++) {
+        for (int t = o; t < o + n; t++) {
             v[t] /= sum;
         }
     }

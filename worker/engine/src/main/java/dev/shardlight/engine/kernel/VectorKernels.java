@@ -3,6 +3,7 @@ package dev.shardlight.engine.kernel;
 import dev.shardlight.engine.tensor.GgmlType;
 import dev.shardlight.engine.tensor.WeightMatrix;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -286,17 +287,158 @@ public final class VectorKernels implements Kernels, AutoCloseable {
 
     // ---- attention -------------------------------------------------------------------------------------
 
+    /**
+     * Scores for up to four query heads at a time: each cached key vector, loaded once, meets every
+     * head of the group. A head's score is the same sum in the same order whether it is scored in a
+     * group of four or alone, so results do not depend on how heads are grouped.
+     */
     @Override
-    public void attention(float[] q, int qOffset, float[] keys, float[] values, int kvStride, int kvOffset,
+    public void attention(float[] q, int qOffset, int heads, float[] keys, float[] values, int kvStride, int kvOffset,
                           int headDim, int from, int to, int[] blocks, int blockShift, float scale,
                           float[] out, int outOffset, float[] scratch) {
         int n = to - from + 1;
-        for (int t = 0; t < n; t++) {
-            scratch[t] = scale * VectorRows.dot(q, qOffset, keys,
-                    Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset, headDim);
+        int h = 0;
+        for (; h + 4 <= heads; h += 4) {
+            scores4(q, qOffset + h * headDim, keys, kvStride, kvOffset, headDim, from, n, blocks, blockShift, scale,
+                    scratch, h * n);
         }
-        // Softmax stays scalar: one exp per position, while the dot products are headDim wide.
-        ScalarKernels.softmax(scratch, n);
+        for (; h < heads; h++) {
+            scores1(q, qOffset + h * headDim, keys, kvStride, kvOffset, headDim, from, n, blocks, blockShift, scale,
+                    scratch, h * n);
+        }
+        for (h = 0; h < heads; h++) {
+            softmax(scratch, h * n, n);
+            weightedValues(values, kvStride, kvOffset, headDim, from, n, blocks, blockShift, scratch, h * n,
+                    out, outOffset + h * headDim);
+        }
+    }
+
+    /**
+     * torch.softmax in float32 over {@code v[o..o+n)} as {@link ScalarKernels#softmax}, eight
+     * positions at a time with {@link #expShifted}. (The Vector API's own EXP is a library call
+     * that C2 left boxed in the attention loop here: gigabytes of garbage per benchmark.)
+     */
+    static void softmax(float[] v, int o, int n) {
+        int whole = n - n % L;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int t = 0; t < whole; t += L) {
+            mv = mv.max(FloatVector.fromArray(F, v, o + t));
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (int t = whole; t < n; t++) {
+            max = Math.max(max, v[o + t]);
+        }
+        float sum = expShifted(v, o, whole, max);
+        for (int t = whole; t < n; t++) {
+            v[o + t] = (float) Math.exp(v[o + t] - max);
+            sum += v[o + t];
+        }
+        for (int t = 0; t < whole; t += L) {
+            FloatVector.fromArray(F, v, o + t).div(sum).intoArray(v, o + t);
+        }
+        for (int t = whole; t < n; t++) {
+            v[o + t] /= sum;
+        }
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: adding it rounds a float of magnitude under 2^22 to an integer in the low mantissa bits. */
+    private static final float ROUNDER = 12582912f;
+
+    /**
+     * v[i] = e^(v[i] - shift) for i in [o, o+n), n a multiple of the lane count, where no v[i]
+     * exceeds shift; returns the sum of the results. Cephes' expf: x = k ln2 + r with |r| <= ln2/2,
+     * a degree-6 polynomial for e^r, k added to the exponent bits; within 2 ulp of Math.exp. An
+     * x under -86 gives e^-86 (about 4e-38) instead of a subnormal or zero: in a softmax, whose
+     * sum is at least 1, that is below float32's resolution of every other term. The loop takes
+     * and returns arrays, not vectors, so that no vector crosses a call C2 might not inline.
+     */
+    static float expShifted(float[] v, int o, int n, float shift) {
+        FloatVector sum = FloatVector.zero(F);
+        FloatVector log2e = FloatVector.broadcast(F, LOG2E);
+        FloatVector rounder = FloatVector.broadcast(F, ROUNDER);
+        FloatVector ln2Hi = FloatVector.broadcast(F, -LN2_HI);
+        FloatVector ln2Lo = FloatVector.broadcast(F, -LN2_LO);
+        FloatVector c0 = FloatVector.broadcast(F, 1.9875691500e-4f);
+        FloatVector c1 = FloatVector.broadcast(F, 1.3981999507e-3f);
+        FloatVector c2 = FloatVector.broadcast(F, 8.3334519073e-3f);
+        FloatVector c3 = FloatVector.broadcast(F, 4.1665795894e-2f);
+        FloatVector c4 = FloatVector.broadcast(F, 1.6666665459e-1f);
+        FloatVector c5 = FloatVector.broadcast(F, 5.0000001201e-1f);
+        int rounderBits = Float.floatToRawIntBits(ROUNDER);
+        for (int i = 0; i < n; i += L) {
+            FloatVector x = FloatVector.fromArray(F, v, o + i).sub(shift).max(-86f);
+            FloatVector t = x.fma(log2e, rounder);
+            FloatVector k = t.sub(rounder);
+            IntVector pow2 = t.reinterpretAsInts().sub(rounderBits).lanewise(VectorOperators.LSHL, 23);
+            FloatVector r = k.fma(ln2Hi, x);
+            r = k.fma(ln2Lo, r);
+            FloatVector p = r.fma(c0, c1).fma(r, c2).fma(r, c3).fma(r, c4).fma(r, c5);
+            FloatVector e = p.mul(r.mul(r)).add(r).add(1f).reinterpretAsInts().add(pow2).reinterpretAsFloats();
+            e.intoArray(v, o + i);
+            sum = sum.add(e);
+        }
+        return sum.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static void scores4(float[] q, int qo, float[] keys, int kvStride, int kvOffset, int headDim, int from,
+                                int n, int[] blocks, int blockShift, float scale, float[] s, int so) {
+        int whole = headDim - headDim % L;
+        for (int t = 0; t < n; t++) {
+            int k = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int i = 0; i < whole; i += L) {
+                FloatVector kv = FloatVector.fromArray(F, keys, k + i);
+                a0 = kv.fma(FloatVector.fromArray(F, q, qo + i), a0);
+                a1 = kv.fma(FloatVector.fromArray(F, q, qo + headDim + i), a1);
+                a2 = kv.fma(FloatVector.fromArray(F, q, qo + 2 * headDim + i), a2);
+                a3 = kv.fma(FloatVector.fromArray(F, q, qo + 3 * headDim + i), a3);
+            }
+            float d0 = a0.reduceLanes(VectorOperators.ADD);
+            float d1 = a1.reduceLanes(VectorOperators.ADD);
+            float d2 = a2.reduceLanes(VectorOperators.ADD);
+            float d3 = a3.reduceLanes(VectorOperators.ADD);
+            for (int i = whole; i < headDim; i++) {
+                float kv = keys[k + i];
+                d0 += q[qo + i] * kv;
+                d1 += q[qo + headDim + i] * kv;
+                d2 += q[qo + 2 * headDim + i] * kv;
+                d3 += q[qo + 3 * headDim + i] * kv;
+            }
+            s[so + t] = scale * d0;
+            s[so + n + t] = scale * d1;
+            s[so + 2 * n + t] = scale * d2;
+            s[so + 3 * n + t] = scale * d3;
+        }
+    }
+
+    /** One head's scores, summed exactly as {@link #scores4} sums each of its heads. */
+    private static void scores1(float[] q, int qo, float[] keys, int kvStride, int kvOffset, int headDim, int from,
+                                int n, int[] blocks, int blockShift, float scale, float[] s, int so) {
+        int whole = headDim - headDim % L;
+        for (int t = 0; t < n; t++) {
+            int k = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset;
+            FloatVector a0 = FloatVector.zero(F);
+            for (int i = 0; i < whole; i += L) {
+                a0 = FloatVector.fromArray(F, keys, k + i).fma(FloatVector.fromArray(F, q, qo + i), a0);
+            }
+            float d0 = a0.reduceLanes(VectorOperators.ADD);
+            for (int i = whole; i < headDim; i++) {
+                d0 += q[qo + i] * keys[k + i];
+            }
+            s[so + t] = scale * d0;
+        }
+    }
+
+    /** out = sum over positions of p[t] * value(t), for one head. */
+    private static void weightedValues(float[] values, int kvStride, int kvOffset, int headDim, int from, int n,
+                                       int[] blocks, int blockShift, float[] scratch, int po,
+                                       float[] out, int outOffset) {
         // Weighted sum with the output in registers: four vectors of it per pass over the positions.
         int i = 0;
         for (; i <= headDim - 4 * L; i += 4 * L) {
@@ -306,7 +448,7 @@ public final class VectorKernels implements Kernels, AutoCloseable {
             FloatVector a3 = FloatVector.zero(F);
             for (int t = 0; t < n; t++) {
                 int v = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i;
-                FloatVector p = FloatVector.broadcast(F, scratch[t]);
+                FloatVector p = FloatVector.broadcast(F, scratch[po + t]);
                 a0 = FloatVector.fromArray(F, values, v).fma(p, a0);
                 a1 = FloatVector.fromArray(F, values, v + L).fma(p, a1);
                 a2 = FloatVector.fromArray(F, values, v + 2 * L).fma(p, a2);
@@ -321,14 +463,14 @@ public final class VectorKernels implements Kernels, AutoCloseable {
             FloatVector a0 = FloatVector.zero(F);
             for (int t = 0; t < n; t++) {
                 int v = Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i;
-                a0 = FloatVector.fromArray(F, values, v).fma(FloatVector.broadcast(F, scratch[t]), a0);
+                a0 = FloatVector.fromArray(F, values, v).fma(FloatVector.broadcast(F, scratch[po + t]), a0);
             }
             a0.intoArray(out, outOffset + i);
         }
         for (; i < headDim; i++) {
             float a = 0f;
             for (int t = 0; t < n; t++) {
-                a += scratch[t] * values[Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i];
+                a += scratch[po + t] * values[Kernels.slot(blocks, blockShift, from + t) * kvStride + kvOffset + i];
             }
             out[outOffset + i] = a;
         }

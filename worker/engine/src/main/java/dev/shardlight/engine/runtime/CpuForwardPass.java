@@ -245,21 +245,31 @@ public final class CpuForwardPass implements ForwardPass {
         int window = c.slidingWindow();
         int heads = c.heads();
         int group = heads / c.kvHeads();
+        // Query heads of one key/value head go to one task, so each cached key is read once for
+        // all of them, unless that leaves too few tasks for the threads (a decode step of a model
+        // with one key/value head). Grouping does not change any head's result.
+        int g = group;
+        while (g % 2 == 0 && n * heads / g < 8) {
+            g /= 2;
+        }
+        int perTask = g;
+        int tasksPerRow = heads / perTask;
         float scale = c.attnScale();
-        k.forEach(n * heads, task -> {
-            int i = task / heads;
-            int head = task % heads;
+        k.forEach(n * tasksPerRow, task -> {
+            int i = task / tasksPerRow;
+            int head = task % tasksPerRow * perTask;
             int pos = rowPos[i];
             PagedKvCache cache = rowCache[i];
             KvBlockPool pool = cache.pool();
             int from = sliding ? Math.max(0, pos - window + 1) : 0;
+            int need = perTask * (pos - from + 1);
             float[] s = scratch.get();
-            if (s.length < pos - from + 1) {
-                s = new float[Math.max(pos - from + 1, s.length * 2)];
+            if (s.length < need) {
+                s = new float[Math.max(need, s.length * 2)];
                 scratch.set(s);
             }
-            k.attention(q, i * qDim + head * hd, pool.keys, pool.values, kvDim, (head / group) * hd, hd, from, pos,
-                    cache.table[l], pool.blockShift, scale, att, i * qDim + head * hd, s);
+            k.attention(q, i * qDim + head * hd, perTask, pool.keys, pool.values, kvDim, (head / group) * hd, hd,
+                    from, pos, cache.table[l], pool.blockShift, scale, att, i * qDim + head * hd, s);
         });
         matmul(lw.wo(), att, proj, n);
         if (gemma) {

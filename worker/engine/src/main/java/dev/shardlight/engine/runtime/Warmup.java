@@ -103,8 +103,9 @@ public final class Warmup {
         float[] keys = ramp(positions * kvDim);
         float[] values = ramp(positions * kvDim);
         int[] blocks = {1, 0};
-        float[] attnOut = new float[hd];
-        float[] scratch = new float[positions];
+        int group = c.heads() / c.kvHeads();
+        float[] attnOut = new float[group * hd];
+        float[] scratch = new float[group * positions];
         int inter = Math.min(c.intermediate(), 2048);
         float[] gate = ramp(inter);
         float[] up = ramp(inter);
@@ -112,8 +113,12 @@ public final class Warmup {
         ops.put("rmsnorm", () -> k.rmsnorm(normOut, 0, h, 0, hidden, 2, normWeight, 1f, 1e-6f));
         ops.put("rope neox", () -> k.rope(q, 0, c.heads(), hd, 7, invFreq, true));
         ops.put("rope pairs", () -> k.rope(q, 0, c.heads(), hd, 7, invFreq, false));
-        ops.put("attention", () -> k.attention(q, 0, keys, values, kvDim, 0, hd, 0, positions - 1, blocks, blockShift,
+        ops.put("attention", () -> k.attention(q, 0, 1, keys, values, kvDim, 0, hd, 0, positions - 1, blocks, blockShift,
                 0.1f, attnOut, 0, scratch));
+        if (group > 1) {
+            ops.put("attention grouped", () -> k.attention(q, 0, group, keys, values, kvDim, 0, hd, 0, positions - 1,
+                    blocks, blockShift, 0.1f, attnOut, 0, scratch));
+        }
         ops.put("gelu", () -> k.geluTanhMul(gate, up, inter));
         ops.put("silu", () -> k.siluMul(gate, up, inter));
         ops.put("add", () -> k.add(normOut, h, 2 * hidden));

@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.stream.Stream;
@@ -19,6 +20,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Holds every operation of {@link VectorKernels} to {@link ScalarKernels}, for every weight type,
@@ -161,7 +163,10 @@ class KernelsDifferentialTest {
         }
     }
 
-    /** from..to spans several blocks of a paged cache whose physical blocks are out of order. */
+    /**
+     * from..to spans several blocks of a paged cache whose physical blocks are out of order; 1..6
+     * query heads share the key/value head (groups of four and the heads left over).
+     */
     @ParameterizedTest
     @ValueSource(ints = {256, 64, 72, 20})
     void attentionMatchesScalarOverScatteredBlocks(int headDim) {
@@ -175,17 +180,72 @@ class KernelsDifferentialTest {
         int kvOffset = headDim;
         float[] keys = RandomWeights.activations(slots * kvStride, 1);
         float[] values = RandomWeights.activations(slots * kvStride, 2);
-        float[] q = RandomWeights.activations(headDim + 2, 3);
+        float[] q = RandomWeights.activations(6 * headDim + 2, 3);
         float scale = (float) (1 / Math.sqrt(headDim));
-        for (int[] span : new int[][] {{130, 170}, {0, 0}, {140, 149}, {101, 150}, {7, 8}, {0, 175}}) {
-            float[] expected = new float[headDim + 1];
-            float[] actual = new float[headDim + 1];
-            SCALAR.attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], blocks, shift,
-                    scale, expected, 1, new float[span[1] - span[0] + 1]);
-            VECTOR[0].attention(q, 2, keys, values, kvStride, kvOffset, headDim, span[0], span[1], blocks, shift,
-                    scale, actual, 1, new float[span[1] - span[0] + 1]);
-            // outputs are convex combinations of values in [-2, 2); scores differ by reordering only
-            assertArrayEquals(expected, actual, 2e-5f, "positions " + span[0] + ".." + span[1]);
+        for (int heads : new int[] {1, 4, 6}) {
+            for (int[] span : new int[][] {{130, 170}, {0, 0}, {140, 149}, {101, 150}, {7, 8}, {0, 175}}) {
+                int n = span[1] - span[0] + 1;
+                float[] expected = new float[heads * headDim + 1];
+                float[] actual = new float[heads * headDim + 1];
+                SCALAR.attention(q, 2, heads, keys, values, kvStride, kvOffset, headDim, span[0], span[1], blocks,
+                        shift, scale, expected, 1, new float[heads * n]);
+                VECTOR[0].attention(q, 2, heads, keys, values, kvStride, kvOffset, headDim, span[0], span[1], blocks,
+                        shift, scale, actual, 1, new float[heads * n]);
+                // outputs are convex combinations of values in [-2, 2); scores differ by reordering only
+                assertArrayEquals(expected, actual, 2e-5f, heads + " heads, positions " + span[0] + ".." + span[1]);
+            }
+        }
+    }
+
+    /** The softmax's vector exponential over its whole domain [-86, 0], and below it. */
+    @Test
+    void softmaxExponentialWithinTwoUlpOfMathExp() {
+        int n = 860_000 / VectorRows.L * VectorRows.L;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = 1.5f - i * 1e-4f; // shifted by 1.5 below: x - 1.5 runs from 0 to -86
+        }
+        float[] e = x.clone();
+        float sum = VectorKernels.expShifted(e, 0, n, 1.5f);
+        double worst = 0;
+        double expectedSum = 0;
+        for (int i = 0; i < n; i++) {
+            float expected = (float) Math.exp(x[i] - 1.5f);
+            expectedSum += expected;
+            double ulps = Math.abs(e[i] - expected) / Math.ulp(expected);
+            worst = Math.max(worst, ulps);
+            assertTrue(ulps <= 2, "exp(" + (x[i] - 1.5f) + ") = " + e[i] + ", Math.exp " + expected);
+        }
+        assertTrue(worst > 0, "the polynomial is not Math.exp, so some value must differ");
+        // the sum is float32 in each lane over 107,500 terms
+        assertEquals(expectedSum, sum, 1e-4 * expectedSum);
+        float[] far = new float[VectorRows.L];
+        Arrays.fill(far, -1000f);
+        VectorKernels.expShifted(far, 0, far.length, 0f);
+        assertEquals((float) Math.exp(-86), far[0], 2 * Math.ulp((float) Math.exp(-86)));
+    }
+
+    /** A head's output is bitwise the same whether it is computed in a group of heads or alone. */
+    @ParameterizedTest
+    @ValueSource(ints = {256, 64, 72})
+    void groupedHeadsEqualHeadsAloneBitwise(int headDim) {
+        int[] blocks = {2, 0, 1};
+        int kvStride = headDim;
+        float[] keys = RandomWeights.activations(3 * 16 * kvStride, 4);
+        float[] values = RandomWeights.activations(3 * 16 * kvStride, 5);
+        float[] q = RandomWeights.activations(5 * headDim, 6);
+        int from = 3;
+        int to = 40;
+        int n = to - from + 1;
+        float[] grouped = new float[5 * headDim];
+        VECTOR[0].attention(q, 0, 5, keys, values, kvStride, 0, headDim, from, to, blocks, 4, 0.125f, grouped, 0,
+                new float[5 * n]);
+        for (int h = 0; h < 5; h++) {
+            float[] alone = new float[headDim];
+            VECTOR[0].attention(q, h * headDim, 1, keys, values, kvStride, 0, headDim, from, to, blocks, 4, 0.125f,
+                    alone, 0, new float[n]);
+            assertArrayEquals(alone, Arrays.copyOfRange(grouped, h * headDim, (h + 1) * headDim),
+                    "head " + h);
         }
     }
 

@@ -197,7 +197,7 @@ class ScalarKernelsTest {
         float[] q = {1, 0};
         float[] out = new float[2];
         // blocks of one position: positions 3..5 live in slots 3, 0, 1 (slot 2 holds position 2, outside the window)
-        k.attention(q, 0, keys, values, stride, 2, headDim, 3, 5, new int[] {-1, -1, 2, 3, 0, 1}, 0, 1f, out, 0,
+        k.attention(q, 0, 1, keys, values, stride, 2, headDim, 3, 5, new int[] {-1, -1, 2, 3, 0, 1}, 0, 1f, out, 0,
                 new float[3]);
         double e3 = Math.exp(3);
         double e0 = Math.exp(0);

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
@@ -64,5 +65,36 @@ class VectorKernelsAllocationTest {
             allocated = threads.getThreadAllocatedBytes(id) - before;
         } while (allocated > 0 && System.nanoTime() < deadline);
         assertTrue(allocated == 0, type + " batch " + batch + ": 200 compiled matmuls allocated " + allocated + " bytes");
+    }
+
+    /** Attention, its grouped scores and its softmax included, the same way. */
+    @ParameterizedTest(name = "{0} heads")
+    @ValueSource(ints = {1, 4})
+    void compiledAttentionAllocatesNothing(int heads) {
+        int headDim = 64;
+        int positions = 100;
+        int[] blocks = {3, 0, 6, 1, 5, 2, 4};
+        float[] keys = RandomWeights.activations(7 * 16 * headDim, 1);
+        float[] values = RandomWeights.activations(7 * 16 * headDim, 2);
+        float[] q = RandomWeights.activations(heads * headDim, 3);
+        float[] out = new float[heads * headDim];
+        float[] scratch = new float[heads * positions];
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long id = Thread.currentThread().threadId();
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        long allocated;
+        do {
+            for (int i = 0; i < 2000; i++) {
+                KERNELS.attention(q, 0, heads, keys, values, headDim, 0, headDim, 0, positions - 1, blocks, 4, 0.125f,
+                        out, 0, scratch);
+            }
+            long before = threads.getThreadAllocatedBytes(id);
+            for (int i = 0; i < 200; i++) {
+                KERNELS.attention(q, 0, heads, keys, values, headDim, 0, headDim, 0, positions - 1, blocks, 4, 0.125f,
+                        out, 0, scratch);
+            }
+            allocated = threads.getThreadAllocatedBytes(id) - before;
+        } while (allocated > 0 && System.nanoTime() < deadline);
+        assertTrue(allocated == 0, heads + " heads: 200 compiled attention calls allocated " + allocated + " bytes");
     }
 }
