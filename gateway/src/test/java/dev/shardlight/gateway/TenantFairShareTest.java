@@ -143,10 +143,16 @@ class TenantFairShareTest {
             System.out.print(report);
             // Steps are the scheduling quantum: on an idle replica B's request starts at once; under load it
             // may arrive just after a step began and wait for it (<= one step), then runs in the next.
-            // The p99 of 30 is their maximum, so it also gets one step of slack for a pause of this 2-core
-            // machine (GC, JIT, 20 client threads); waiting behind A's backlog instead, as an unfair
-            // scheduler makes B do, costs at least one of A's 60-token streams: 60 steps.
-            assertTrue(loadedP99 <= 2 * idleP99 + 2 * STEP_MILLIS, report);
+            // The p99 of 30 is their maximum, which on this 2-core machine can catch one pause (GC, JIT, 20
+            // client threads, another build): a clean-clone run failed with one sample 45 ms past two steps.
+            // So all but one sample must stay within twice the idle p99 plus the step in flight and one of
+            // slack, and the maximum within five steps of slack. Waiting behind A's backlog instead, as an
+            // unfair scheduler makes B do, costs at least one of A's 60-token streams: 60 steps.
+            double[] ascending = loaded.clone();
+            Arrays.sort(ascending);
+            double allButOne = ascending[ascending.length - 2];
+            assertTrue(allButOne <= 2 * idleP99 + 2 * STEP_MILLIS, report);
+            assertTrue(loadedP99 <= 2 * idleP99 + 5 * STEP_MILLIS, report);
             assertTrue(median(loaded) <= 2 * median(idle), report);
         } finally {
             flooding.set(false);
