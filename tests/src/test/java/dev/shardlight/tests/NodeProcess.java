@@ -28,12 +28,8 @@ final class NodeProcess implements AutoCloseable {
         this.log = log;
     }
 
-    /**
-     * The kernels compiled at a tenth of the JIT's usual counts and loops unrolled at most twice,
-     * as bin/shardlight and the build's test JVMs do.
-     */
-    static final List<String> KERNEL_JIT_FLAGS = List.of("-XX:CompileCommand=quiet",
-            "-XX:CompileCommand=CompileThresholdScaling,dev.shardlight.engine.kernel.*::*,0.1", "-XX:LoopMaxUnroll=2");
+    /** Loops unrolled at most twice, as bin/shardlight and the build's test JVMs do. */
+    static final List<String> KERNEL_JIT_FLAGS = List.of("-XX:LoopMaxUnroll=2");
 
     static NodeProcess start(String name, String host, List<String> nodeArgs) throws IOException {
         int port = freePort(host);
