@@ -224,6 +224,11 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                     }
                     int b = b0;
                     if (g == ROW_GROUP && cols % L == 0) {
+                        if (VectorRows.WIDE_TILE) {
+                            for (; b + 4 <= b1; b += 4) {
+                                VectorRows.dot4x4(buf, 0, x, b * cols, cols, out, b * rows + r, rows);
+                            }
+                        }
                         for (; b + 2 <= b1; b += 2) {
                             VectorRows.dot4x2(buf, 0, x, b * cols, cols, out, b * rows + r, rows);
                         }

@@ -569,6 +569,79 @@ final class VectorRows {
         out[o + outStride + 3] = a31.reduceLanes(VectorOperators.ADD);
     }
 
+    /**
+     * Whether {@link #dot4x4} fits the register file: with 16 float lanes the machine has AVX-512's
+     * 32 vector registers (sixteen accumulators, four activation and one weight vector); AVX2's
+     * sixteen would spill.
+     */
+    static final boolean WIDE_TILE = L == 16;
+
+    /**
+     * {@link #dot4x2} for four activation vectors: each weight vector loaded feeds four FMAs and
+     * each activation vector four, half the loads per FMA of dot4x2. Every output is the same
+     * sequence of FMAs and the same reduction as in dot4x2, so the results are bitwise equal.
+     */
+    static void dot4x4(float[] w, int wo, float[] x, int xo, int n, float[] out, int o, int outStride) {
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a02 = FloatVector.zero(F);
+        FloatVector a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a12 = FloatVector.zero(F);
+        FloatVector a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a22 = FloatVector.zero(F);
+        FloatVector a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        FloatVector a32 = FloatVector.zero(F);
+        FloatVector a33 = FloatVector.zero(F);
+        for (int i = 0; i < n; i += L) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xo + i);
+            FloatVector x1 = FloatVector.fromArray(F, x, xo + n + i);
+            FloatVector x2 = FloatVector.fromArray(F, x, xo + 2 * n + i);
+            FloatVector x3 = FloatVector.fromArray(F, x, xo + 3 * n + i);
+            FloatVector w0 = FloatVector.fromArray(F, w, wo + i);
+            a00 = w0.fma(x0, a00);
+            a01 = w0.fma(x1, a01);
+            a02 = w0.fma(x2, a02);
+            a03 = w0.fma(x3, a03);
+            FloatVector w1 = FloatVector.fromArray(F, w, wo + n + i);
+            a10 = w1.fma(x0, a10);
+            a11 = w1.fma(x1, a11);
+            a12 = w1.fma(x2, a12);
+            a13 = w1.fma(x3, a13);
+            FloatVector w2 = FloatVector.fromArray(F, w, wo + 2 * n + i);
+            a20 = w2.fma(x0, a20);
+            a21 = w2.fma(x1, a21);
+            a22 = w2.fma(x2, a22);
+            a23 = w2.fma(x3, a23);
+            FloatVector w3 = FloatVector.fromArray(F, w, wo + 3 * n + i);
+            a30 = w3.fma(x0, a30);
+            a31 = w3.fma(x1, a31);
+            a32 = w3.fma(x2, a32);
+            a33 = w3.fma(x3, a33);
+        }
+        out[o] = a00.reduceLanes(VectorOperators.ADD);
+        out[o + 1] = a10.reduceLanes(VectorOperators.ADD);
+        out[o + 2] = a20.reduceLanes(VectorOperators.ADD);
+        out[o + 3] = a30.reduceLanes(VectorOperators.ADD);
+        out[o + outStride] = a01.reduceLanes(VectorOperators.ADD);
+        out[o + outStride + 1] = a11.reduceLanes(VectorOperators.ADD);
+        out[o + outStride + 2] = a21.reduceLanes(VectorOperators.ADD);
+        out[o + outStride + 3] = a31.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * outStride] = a02.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * outStride + 1] = a12.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * outStride + 2] = a22.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * outStride + 3] = a32.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * outStride] = a03.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * outStride + 1] = a13.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * outStride + 2] = a23.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * outStride + 3] = a33.reduceLanes(VectorOperators.ADD);
+    }
+
     // ---- dequantization into float[] (bitwise equal to ScalarKernels) -----------------------------
 
     static void dequantize(GgmlType type, MemorySegment seg, long off, int n, float[] out, int o) {

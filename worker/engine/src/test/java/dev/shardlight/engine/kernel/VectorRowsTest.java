@@ -120,4 +120,29 @@ class VectorRowsTest {
             assertEquals(VectorRows.dot(w, 0, x, k * n, n), out[1 + 3 * k], 1e-5f);
         }
     }
+
+    /**
+     * The four-by-four tile (AVX-512's prefill and batched-decode tile) gives every output bit for
+     * bit what the four-by-two tile gives, so which tile a batch size takes changes no result.
+     */
+    @Test
+    void fourByFourTileEqualsFourByTwoBitwise() {
+        int n = 3 * 16 + (VectorRows.L == 8 ? 8 : 0);
+        float[] w = RandomWeights.activations(4 * n, 3);
+        float[] x = RandomWeights.activations(4 * n, 4);
+        int stride = 6;
+        float[] wide = new float[4 * stride];
+        float[] pairs = new float[4 * stride];
+        VectorRows.dot4x4(w, 0, x, 0, n, wide, 1, stride);
+        VectorRows.dot4x2(w, 0, x, 0, n, pairs, 1, stride);
+        VectorRows.dot4x2(w, 0, x, 2 * n, n, pairs, 1 + 2 * stride, stride);
+        for (int i = 0; i < wide.length; i++) {
+            assertEquals(Float.floatToRawIntBits(pairs[i]), Float.floatToRawIntBits(wide[i]), "output " + i);
+        }
+        for (int k = 0; k < 4; k++) {
+            for (int j = 0; j < 4; j++) {
+                assertEquals(VectorRows.dot(w, j * n, x, k * n, n), wide[1 + k * stride + j], 1e-5f, "row " + j + " vector " + k);
+            }
+        }
+    }
 }
