@@ -25,7 +25,7 @@ import java.util.Set;
 final class BenchCommand implements Subcommand {
 
     /** The kernel warm-up a replica gets before its first request (EngineReplica's budget). */
-    private static final long WARMUP_BUDGET_NANOS = 3_000_000_000L;
+    static final long WARMUP_BUDGET_NANOS = 3_000_000_000L;
 
     @Override
     public String name() {
