@@ -213,7 +213,7 @@ final class BatchBenchCommand implements Subcommand {
             Kernels kernels = threads > 0
                     ? Backends.create(System.getProperty(Backends.KERNELS_PROPERTY, ""), threads) : Backends.kernels();
             CpuForwardPass forward = new CpuForwardPass(model, kernels, stepTokens);
-            Warmup.run(forward, BenchCommand.WARMUP_BUDGET_NANOS); // as a replica's kernels (see BenchCommand)
+            Warmup.run(forward, Warmup.REPLICA_BUDGET_NANOS); // as a replica's kernels (see BenchCommand)
             ModelConfig c = model.config();
             SplittableRandom rnd = new SplittableRandom(1);
             out.printf("%s  %s  step %d tokens%n", a.required("model"), forward.backend(), stepTokens);

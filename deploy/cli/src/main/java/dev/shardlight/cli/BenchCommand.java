@@ -24,9 +24,6 @@ import java.util.Set;
  */
 final class BenchCommand implements Subcommand {
 
-    /** The kernel warm-up a replica gets before its first request (EngineReplica's budget). */
-    static final long WARMUP_BUDGET_NANOS = 3_000_000_000L;
-
     @Override
     public String name() {
         return "bench";
@@ -51,7 +48,7 @@ final class BenchCommand implements Subcommand {
             ModelConfig c = f.config();
             if (f instanceof CpuForwardPass cpu) {
                 // as a replica does before its first request, so the numbers are a serving replica's
-                Warmup.run(cpu, WARMUP_BUDGET_NANOS);
+                Warmup.run(cpu, Warmup.REPLICA_BUDGET_NANOS);
             }
             if (promptTokens + genTokens > c.contextLength()) {
                 throw new Args.UsageException("prompt + gen tokens exceed the model's context of " + c.contextLength());

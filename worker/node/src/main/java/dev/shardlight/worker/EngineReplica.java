@@ -17,7 +17,6 @@ import java.nio.file.Path;
  * it warms the kernels up ({@link Warmup}), so the first request does not wait for the JIT.
  */
 public final class EngineReplica implements ReplicaEngine {
-    private static final long WARMUP_BUDGET_NANOS = 3_000_000_000L;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EngineReplica.class);
     private final Model model;
     private final CpuForwardPass forward;
@@ -41,7 +40,7 @@ public final class EngineReplica implements ReplicaEngine {
         try {
             EngineReplica replica = new EngineReplica(model, spec);
             // compiled kernels before the replica takes its first request (see Warmup)
-            Warmup.Report warm = Warmup.run(replica.forward, WARMUP_BUDGET_NANOS);
+            Warmup.Report warm = Warmup.run(replica.forward, Warmup.REPLICA_BUDGET_NANOS);
             if (warm.rounds() > 0) {
                 LOG.info("{}: kernels warmed up in {} ms ({} rounds{})", spec.path(), warm.nanos() / 1_000_000, warm.rounds(),
                         warm.settled() ? "" : ", stopped by the time budget");

@@ -44,6 +44,8 @@ public final class Warmup {
 
     /** System property: {@code false} turns warm-ups off (to measure what they save). */
     public static final String PROPERTY = "shardlight.warmup";
+    /** The budget a replica gives its warm-up before its first request; the bench commands give the same. */
+    public static final long REPLICA_BUDGET_NANOS = 3_000_000_000L;
 
     /** Rows of each warm-up matrix: one row group of the batched kernels. */
     private static final int ROWS = 4;
