@@ -304,7 +304,7 @@ class IntentRoutingTest {
         Map<String, Double> expected = engineProbabilities(fallback, input);
         String top = argmax(expected);
         assertTrue(expected.get(top) < 0.99, "the fixture model is not that sure: " + expected);
-        GatewayErrorsTest.await(() -> fallback.started().node().view().model("fallback").orElseThrow().replicas().get(0)
+        TestNodes.await(() -> fallback.started().node().view().model("fallback").orElseThrow().replicas().get(0)
                 .status().load() == 0, "fallback idle");
         Finished f = generateAuto(fallback, GenerateRequest.newBuilder().setText(input));
         var d = f.getRouting();
@@ -321,7 +321,7 @@ class IntentRoutingTest {
         var busy = GatewayErrorsTest.StalledCall.start(fallback.channel(),
                 TestNodes.tokens("fallback", 240, GatewayErrorsTest.LONG_PROMPT).build(), 60);
         try {
-            GatewayErrorsTest.await(() -> fallback.started().node().view().model("fallback").orElseThrow().replicas().get(0)
+            TestNodes.await(() -> fallback.started().node().view().model("fallback").orElseThrow().replicas().get(0)
                     .status().load() > 0, "fallback busy in the router's view");
             Finished stepped = generateAuto(fallback, GenerateRequest.newBuilder().setText(input));
             assertEquals("small", stepped.getModel());

@@ -62,7 +62,7 @@ class RoutingAndFailuresTest {
 
     @Test
     void requestsGoToTheLeastLoadedReplicaNotRoundRobin() throws Exception {
-        GatewayErrorsTest.await(() -> cluster.node().view().model("tiny").orElseThrow().replicas().stream()
+        TestNodes.await(() -> cluster.node().view().model("tiny").orElseThrow().replicas().stream()
                 .allMatch(r -> r.status() != null && r.status().inFlight() == 0), "both replicas idle");
         GatewayErrorsTest.StalledCall busy = GatewayErrorsTest.StalledCall.start(channel,
                 tokens(240, GatewayErrorsTest.LONG_PROMPT).build(), 60);
@@ -98,7 +98,7 @@ class RoutingAndFailuresTest {
     }
 
     @Test
-    void aModelThatFailsToLoadIsMarkedFailedAndTheNodeServesTheOthers() {
+    void aModelThatFailsToLoadIsMarkedFailedAndTheNodeServesTheOthers() throws InterruptedException {
         var stub = InferenceGrpc.newBlockingStub(channel);
         Model broken = stub.getModel(GetModelRequest.newBuilder().setId("broken").build());
         assertEquals(ReplicaState.REPLICA_STATE_FAILED, broken.getReplicas(0).getState());
@@ -116,22 +116,8 @@ class RoutingAndFailuresTest {
         // The node re-reads its health every 250 ms: a replica that just became ready (as tiny's may
         // have, this being the first test) shows in the health check by the next poll.
         var health = HealthGrpc.newBlockingStub(channel);
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        HealthCheckResponse.ServingStatus status;
-        do {
-            status = health.check(HealthCheckRequest.newBuilder().setService("").build()).getStatus();
-        } while (status != HealthCheckResponse.ServingStatus.SERVING && System.nanoTime() < end && pause());
-        assertEquals(HealthCheckResponse.ServingStatus.SERVING, status);
-    }
-
-    private static boolean pause() {
-        try {
-            Thread.sleep(50);
-            return true;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+        TestNodes.await(() -> health.check(HealthCheckRequest.newBuilder().setService("").build()).getStatus()
+                == HealthCheckResponse.ServingStatus.SERVING, "health SERVING");
     }
 
     @Test

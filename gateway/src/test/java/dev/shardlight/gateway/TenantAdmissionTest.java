@@ -77,7 +77,7 @@ class TenantAdmissionTest {
 
     static GatewayErrorsTest.StalledCall held(String key, GenerateRequest r, int deadlineSeconds) throws InterruptedException {
         GatewayErrorsTest.StalledCall c = GatewayErrorsTest.StalledCall.start(as(key), r, deadlineSeconds);
-        GatewayErrorsTest.await(() -> c.received.get() > 0 || c.end.isDone(), "the held stream's first tokens");
+        TestNodes.await(() -> c.received.get() > 0 || c.end.isDone(), "the held stream's first tokens");
         return c;
     }
 

@@ -12,7 +12,11 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Single-JVM nodes for gateway tests: every role, in-process gRPC, serialization forced. */
 final class TestNodes {
@@ -96,5 +100,14 @@ final class TestNodes {
 
     static Started start(Config config) throws Exception {
         return start(config, EngineReplica::open, PromptCodec.Registry.none());
+    }
+
+    /** Polls {@code condition} every 20 ms; fails naming {@code what} if it is still false after 10 s. */
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < end, "timed out waiting for: " + what);
+            Thread.sleep(20);
+        }
     }
 }
