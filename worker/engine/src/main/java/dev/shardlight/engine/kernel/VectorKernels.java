@@ -165,6 +165,14 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                 xp = new float[cols];
                 xs = new float[cols / 32];
             }
+            if (VectorRows.WIDE_ROWS) {
+                if (type == GgmlType.Q4_0) {
+                    VectorRows.blockSums8(x, 0, cols, xs, 0);
+                } else if (type == GgmlType.F16) {
+                    VectorRows.prepareHalves(x, 0, cols, xp, 0);
+                }
+                return;
+            }
             switch (type) {
                 case Q8_0 -> VectorRows.prepareQ80(x, 0, cols, xp, 0);
                 case Q4_0 -> VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
@@ -183,14 +191,27 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                 int touched = 0;
                 switch (w.type()) {
                     case Q8_0 -> {
-                        for (int r = r0; r < r1; r++) {
-                            touched += touchNext(seg, r, r1, rowBytes);
-                            out[r] = VectorRows.dotQ80p(seg, w.rowOffset(r), xp, 0, cols);
+                        if (VectorRows.WIDE_ROWS) {
+                            for (int r = r0; r < r1; r++) {
+                                touched += touchNext(seg, r, r1, rowBytes);
+                                out[r] = VectorRows.dotQ80w(seg, w.rowOffset(r), x, 0, cols);
+                            }
+                        } else {
+                            for (int r = r0; r < r1; r++) {
+                                touched += touchNext(seg, r, r1, rowBytes);
+                                out[r] = VectorRows.dotQ80p(seg, w.rowOffset(r), xp, 0, cols);
+                            }
                         }
                     }
                     case Q4_0 -> {
-                        for (int r = r0; r < r1; r++) {
-                            out[r] = VectorRows.dotQ40p(seg, w.rowOffset(r), xp, 0, xs, 0, cols);
+                        if (VectorRows.WIDE_ROWS) {
+                            for (int r = r0; r < r1; r++) {
+                                out[r] = VectorRows.dotQ40w(seg, w.rowOffset(r), x, 0, xs, 0, cols);
+                            }
+                        } else {
+                            for (int r = r0; r < r1; r++) {
+                                out[r] = VectorRows.dotQ40p(seg, w.rowOffset(r), xp, 0, xs, 0, cols);
+                            }
                         }
                     }
                     case F16 -> {

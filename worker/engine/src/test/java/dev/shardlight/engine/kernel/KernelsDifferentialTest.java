@@ -225,7 +225,13 @@ class KernelsDifferentialTest {
         assertEquals((float) Math.exp(-86), far[0], 2 * Math.ulp((float) Math.exp(-86)));
     }
 
-    /** A head's output is bitwise the same whether it is computed in a group of heads or alone. */
+    /**
+     * A head's output is bitwise the same whether it is computed in a group of heads or alone. Both
+     * forms run a few thousand times first: the Vector API's interpreted code sums a vector's lanes
+     * in another order than C2's compiled code, so a grouped call in one tier and a lone one in the
+     * other can differ in the last bit (seen once in a full module run); what batching must keep
+     * equal is the compiled kernels' results.
+     */
     @ParameterizedTest
     @ValueSource(ints = {256, 64, 72})
     void groupedHeadsEqualHeadsAloneBitwise(int headDim) {
@@ -238,10 +244,16 @@ class KernelsDifferentialTest {
         int to = 40;
         int n = to - from + 1;
         float[] grouped = new float[5 * headDim];
+        float[] alone = new float[headDim];
+        for (int i = 0; i < 3000; i++) {
+            VECTOR[0].attention(q, 0, 5, keys, values, kvStride, 0, headDim, from, to, blocks, 4, 0.125f, grouped, 0,
+                    new float[5 * n]);
+            VECTOR[0].attention(q, i % 5 * headDim, 1, keys, values, kvStride, 0, headDim, from, to, blocks, 4, 0.125f,
+                    alone, 0, new float[n]);
+        }
         VECTOR[0].attention(q, 0, 5, keys, values, kvStride, 0, headDim, from, to, blocks, 4, 0.125f, grouped, 0,
                 new float[5 * n]);
         for (int h = 0; h < 5; h++) {
-            float[] alone = new float[headDim];
             VECTOR[0].attention(q, h * headDim, 1, keys, values, kvStride, 0, headDim, from, to, blocks, 4, 0.125f,
                     alone, 0, new float[n]);
             assertArrayEquals(alone, Arrays.copyOfRange(grouped, h * headDim, (h + 1) * headDim),

@@ -145,4 +145,53 @@ class VectorRowsTest {
             }
         }
     }
+
+    /**
+     * The 16-lane Q8_0 and Q4_0 row loops (AVX-512's decode path) and the 8-lane permuted ones
+     * (AVX2's) against the exact sum of the dequantized row times x, for even and odd block counts
+     * (the scalar last block) and a row that starts mid-segment. Both run on any machine: a shape
+     * the hardware lacks runs the Vector API's Java code, slowly but with the same arithmetic.
+     */
+    @Test
+    void q8AndQ4RowLoopsOfBothWidthsMatchTheDequantizedSum() {
+        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
+            for (int n : new int[] {32, 64, 96, 1152, 1184}) {
+                try (Arena arena = Arena.ofConfined()) {
+                    int rows = 3;
+                    MemorySegment seg = arena.allocate(rows * type.bytesFor(n), 64);
+                    RandomWeights.fill(type, seg, new Random(n + type.ordinal()));
+                    float[] x = RandomWeights.activations(n, n);
+                    float[] xp = new float[n];
+                    float[] xs = new float[n / 32];
+                    float[] sums = new float[n / 32];
+                    VectorRows.blockSums8(x, 0, n, sums, 0);
+                    float[] w = new float[n];
+                    for (int r = 0; r < rows; r++) {
+                        long off = r * type.bytesFor(n);
+                        ScalarKernels.dequantize(type, seg, off, n, w, 0);
+                        double exact = 0;
+                        double abs = 0;
+                        for (int i = 0; i < n; i++) {
+                            exact += (double) w[i] * x[i];
+                            abs += Math.abs((double) w[i] * x[i]);
+                        }
+                        float wide;
+                        float narrow;
+                        if (type == GgmlType.Q8_0) {
+                            VectorRows.prepareQ80(x, 0, n, xp, 0);
+                            wide = VectorRows.dotQ80w(seg, off, x, 0, n);
+                            narrow = VectorRows.dotQ80p(seg, off, xp, 0, n);
+                        } else {
+                            VectorRows.prepareQ40(x, 0, n, xp, 0, xs, 0);
+                            wide = VectorRows.dotQ40w(seg, off, x, 0, sums, 0, n);
+                            narrow = VectorRows.dotQ40p(seg, off, xp, 0, xs, 0, n);
+                        }
+                        String at = type + " n=" + n + " row " + r;
+                        assertEquals(exact, wide, 2e-6 * abs + 1e-7, "16 lanes, " + at);
+                        assertEquals(exact, narrow, 2e-6 * abs + 1e-7, "8 lanes, " + at);
+                    }
+                }
+            }
+        }
+    }
 }
