@@ -168,7 +168,7 @@ public final class VectorKernels implements Kernels, AutoCloseable {
             if (VectorRows.WIDE_ROWS) {
                 if (type == GgmlType.Q4_0) {
                     VectorRows.blockSums8(x, 0, cols, xs, 0);
-                } else if (type == GgmlType.F16) {
+                } else if (type == GgmlType.F16 && !VectorRows.WIDE_F16) {
                     VectorRows.prepareHalves(x, 0, cols, xp, 0);
                 }
                 return;
@@ -215,8 +215,15 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                         }
                     }
                     case F16 -> {
-                        for (int r = r0; r < r1; r++) {
-                            out[r] = VectorRows.dotF16p(seg, w.rowOffset(r), xp, 0, x, 0, cols);
+                        if (VectorRows.WIDE_F16) {
+                            float[] buf = scratch(0, VectorRows.F16_CHUNK);
+                            for (int r = r0; r < r1; r++) {
+                                out[r] = VectorRows.dotF16w(seg, w.rowOffset(r), x, 0, cols, buf);
+                            }
+                        } else {
+                            for (int r = r0; r < r1; r++) {
+                                out[r] = VectorRows.dotF16p(seg, w.rowOffset(r), xp, 0, x, 0, cols);
+                            }
                         }
                     }
                     default -> {

@@ -78,6 +78,8 @@ class VectorRowsTest {
             }
             float got = VectorRows.dotF16p(row, 0, xp, 0, x, 0, n);
             assertEquals(exact, got, 1e-6 * abs, "all finite halves");
+            float[] buf = new float[VectorRows.F16_CHUNK];
+            assertEquals(exact, VectorRows.dotF16w(row, 0, x, 0, n, buf), 1e-6 * abs, "all finite halves, 16 lanes");
             for (int at : new int[] {0, 1, 30, 31, 4097, n - 9, n - 1}) {
                 for (short special : new short[] {(short) 0x7C00, (short) 0xFC00, (short) 0x7E01}) {
                     short keep = row.get(ScalarKernels.SHORT_LE, 2L * at);
@@ -87,6 +89,11 @@ class VectorRowsTest {
                             Float.floatToRawIntBits(VectorRows.dotF16p(row, 0, xp, 0, x, 0, n)),
                             "half 0x" + Integer.toHexString(special & 0xFFFF) + " at " + at);
                     assertTrue(Float.isNaN(expected) || Float.isInfinite(expected), "non-finite in, non-finite out");
+                    float wide = VectorRows.dotF16w(row, 0, x, 0, n, buf);
+                    assertEquals(Float.isNaN(expected), Float.isNaN(wide), "16 lanes, NaN, half 0x" + Integer.toHexString(special & 0xFFFF) + " at " + at);
+                    if (!Float.isNaN(expected)) {
+                        assertEquals(expected, wide, "16 lanes, infinity at " + at);
+                    }
                     row.set(ScalarKernels.SHORT_LE, 2L * at, keep);
                 }
             }
