@@ -332,18 +332,14 @@ final class VectorRows {
      */
     static void prepareQ40(float[] x, int xo, int n, float[] xp, int po, float[] xs, int so) {
         for (int b = 0; b < n; b += 32) {
-            float sum = 0f;
             for (int j = 0; j < 8; j++) {
                 xp[po + b + j] = x[xo + b + 2 * j];
                 xp[po + b + 8 + j] = x[xo + b + 2 * j + 16];
                 xp[po + b + 16 + j] = x[xo + b + 2 * j + 1];
                 xp[po + b + 24 + j] = x[xo + b + 2 * j + 17];
             }
-            for (int k = 0; k < 32; k++) {
-                sum += x[xo + b + k];
-            }
-            xs[so + b / 32] = 8f * sum;
         }
+        blockSums8(x, xo, n, xs, so);
     }
 
     /** Sum of a Q4_0 row with an activation in {@link #prepareQ40} order (block body inline, as in dotQ80p). */
