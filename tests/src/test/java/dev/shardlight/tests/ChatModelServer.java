@@ -130,7 +130,6 @@ final class ChatModelServer implements AutoCloseable {
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
-        cmd.addAll(NodeProcess.KERNEL_JIT_FLAGS);
         cmd.addAll(List.of(heap, "-cp", cp, "dev.shardlight.cli.Shardlight"));
         return cmd;
     }

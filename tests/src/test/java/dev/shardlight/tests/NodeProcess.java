@@ -28,24 +28,12 @@ final class NodeProcess implements AutoCloseable {
         this.log = log;
     }
 
-    /** Loops unrolled at most twice on AVX2 machines, as bin/shardlight does (nothing where AVX-512 is). */
-    static final List<String> KERNEL_JIT_FLAGS = avx512() ? List.of() : List.of("-XX:LoopMaxUnroll=2");
-
-    private static boolean avx512() {
-        try {
-            return Files.readString(Path.of("/proc/cpuinfo")).contains(" avx512f");
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     static NodeProcess start(String name, String host, List<String> nodeArgs) throws IOException {
         int port = freePort(host);
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-XX:+UseSerialGC"));
-        cmd.addAll(KERNEL_JIT_FLAGS);
         cmd.addAll(List.of("-Dshardlight.threads=1", "-cp", cp, "dev.shardlight.cli.Shardlight", "node",
                 "--host", host, "--port", String.valueOf(port), "--metrics-port", "-1", "--http-port", "0"));
         cmd.addAll(nodeArgs);

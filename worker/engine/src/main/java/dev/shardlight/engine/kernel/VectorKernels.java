@@ -165,18 +165,24 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                 xp = new float[cols];
                 xs = new float[cols / 32];
             }
-            if (VectorRows.WIDE_ROWS) {
-                if (type == GgmlType.Q4_0) {
-                    VectorRows.blockSums8(x, 0, cols, xs, 0);
-                } else if (type == GgmlType.F16 && !VectorRows.WIDE_F16) {
-                    VectorRows.prepareHalves(x, 0, cols, xp, 0);
-                }
-                return;
-            }
             switch (type) {
-                case Q8_0 -> VectorRows.prepareQ80(x, 0, cols, xp, 0);
-                case Q4_0 -> VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
-                default -> VectorRows.prepareHalves(x, 0, cols, xp, 0);
+                case Q8_0 -> {
+                    if (!VectorRows.WIDE) {
+                        VectorRows.prepareQ80(x, 0, cols, xp, 0);
+                    }
+                }
+                case Q4_0 -> {
+                    if (VectorRows.WIDE) {
+                        VectorRows.blockSums8(x, 0, cols, xs, 0);
+                    } else {
+                        VectorRows.prepareQ40(x, 0, cols, xp, 0, xs, 0);
+                    }
+                }
+                default -> {
+                    if (!VectorRows.Halves.WIDE) {
+                        VectorRows.prepareHalves(x, 0, cols, xp, 0);
+                    }
+                }
             }
         }
 
@@ -191,39 +197,25 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                 int touched = 0;
                 switch (w.type()) {
                     case Q8_0 -> {
-                        if (VectorRows.WIDE_ROWS) {
-                            for (int r = r0; r < r1; r++) {
-                                touched += touchNext(seg, r, r1, rowBytes);
-                                out[r] = VectorRows.dotQ80w(seg, w.rowOffset(r), x, 0, cols);
-                            }
-                        } else {
-                            for (int r = r0; r < r1; r++) {
-                                touched += touchNext(seg, r, r1, rowBytes);
-                                out[r] = VectorRows.dotQ80p(seg, w.rowOffset(r), xp, 0, cols);
-                            }
+                        for (int r = r0; r < r1; r++) {
+                            touched += touchNext(seg, r, r1, rowBytes);
+                            long off = w.rowOffset(r);
+                            out[r] = VectorRows.WIDE ? VectorRows.dotQ80w(seg, off, x, 0, cols) : VectorRows.dotQ80p(seg, off, xp, 0, cols);
                         }
                     }
                     case Q4_0 -> {
-                        if (VectorRows.WIDE_ROWS) {
-                            for (int r = r0; r < r1; r++) {
-                                out[r] = VectorRows.dotQ40w(seg, w.rowOffset(r), x, 0, xs, 0, cols);
-                            }
-                        } else {
-                            for (int r = r0; r < r1; r++) {
-                                out[r] = VectorRows.dotQ40p(seg, w.rowOffset(r), xp, 0, xs, 0, cols);
-                            }
+                        for (int r = r0; r < r1; r++) {
+                            long off = w.rowOffset(r);
+                            out[r] = VectorRows.WIDE
+                                    ? VectorRows.dotQ40w(seg, off, x, 0, xs, 0, cols) : VectorRows.dotQ40p(seg, off, xp, 0, xs, 0, cols);
                         }
                     }
                     case F16 -> {
-                        if (VectorRows.WIDE_F16) {
-                            float[] buf = scratch(0, VectorRows.F16_CHUNK);
-                            for (int r = r0; r < r1; r++) {
-                                out[r] = VectorRows.dotF16w(seg, w.rowOffset(r), x, 0, cols, buf);
-                            }
-                        } else {
-                            for (int r = r0; r < r1; r++) {
-                                out[r] = VectorRows.dotF16p(seg, w.rowOffset(r), xp, 0, x, 0, cols);
-                            }
+                        float[] buf = VectorRows.Halves.WIDE ? scratch(0, VectorRows.Halves.CHUNK) : null;
+                        for (int r = r0; r < r1; r++) {
+                            long off = w.rowOffset(r);
+                            out[r] = VectorRows.Halves.WIDE
+                                    ? VectorRows.dotF16w(seg, off, x, 0, cols, buf) : VectorRows.dotF16p(seg, off, xp, 0, x, 0, cols);
                         }
                     }
                     default -> {
@@ -257,7 +249,7 @@ public final class VectorKernels implements Kernels, AutoCloseable {
                     }
                     int b = b0;
                     if (g == ROW_GROUP && cols % L == 0) {
-                        if (VectorRows.WIDE_TILE) {
+                        if (VectorRows.WIDE) {
                             for (; b + 4 <= b1; b += 4) {
                                 VectorRows.dot4x4(buf, 0, x, b * cols, cols, out, b * rows + r, rows);
                             }

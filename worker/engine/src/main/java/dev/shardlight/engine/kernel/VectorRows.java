@@ -33,6 +33,13 @@ final class VectorRows {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
     /**
+     * 16 float lanes (AVX-512, 32 vector registers) rather than 8 (AVX2): the Q8_0 / Q4_0 row loops
+     * are {@link #dotQ80w} / {@link #dotQ40w} instead of the permuted 8-lane ones, batched matmul
+     * takes the {@link #dot4x4} tile (it would spill AVX2's sixteen registers), and a Q8_0 block
+     * dequantizes as two written-out vectors.
+     */
+    static final boolean WIDE = L == 16;
+    /**
      * Bytes and shorts with one lane per float lane, so a conversion maps lane i to lane i (on a
      * machine with fewer than 8 float lanes there is no such byte shape; {@link #supported} is false).
      */
@@ -241,8 +248,6 @@ final class VectorRows {
     static final VectorSpecies<Float> F16L = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I16L = IntVector.SPECIES_512;
 
-    /** Whether {@link #dotQ80w} and {@link #dotQ40w} replace the 8-lane row loops (16 float lanes). */
-    static final boolean WIDE_ROWS = L == 16;
 
     /**
      * Sum of a Q8_0 row with x. Two blocks per iteration into separate accumulators, block bodies
@@ -377,30 +382,34 @@ final class VectorRows {
     // ---- F16 through C2's auto-vectorized conversion (vcvtph2ps) ------------------------------------
 
     /**
-     * Whether C2 turns a plain {@code Float.float16ToFloat} loop into vector conversions here: it
-     * does (vcvtph2ps, about 0.03 ns per half) unless loop unrolling is capped, and
-     * {@code -XX:LoopMaxUnroll=2}, which AVX2 machines run with (see bin/shardlight), leaves it scalar
-     * (0.55 ns per half). The Vector API itself has no half-to-float conversion.
+     * Whether C2 turns a plain {@code Float.float16ToFloat} loop ({@link #halvesToFloats}) into vector
+     * conversions here: it does (vcvtph2ps, about 0.03 ns per half) unless loop unrolling is capped,
+     * and {@code -XX:LoopMaxUnroll=2}, which AVX2 machines run with (see bin/shardlight), leaves it
+     * scalar (0.55 ns per half). The Vector API itself has no half-to-float conversion. A holder
+     * class: reading the VM's options takes about 16 ms, paid only by a model with F16 weights.
      */
-    static final boolean HALVES_AUTOVECTORIZE = loopsAutovectorize();
+    static final class Halves {
+        static final boolean AUTOVECTORIZE = loopsAutovectorize();
+        /** The 16-lane F16 matrix-vector loop ({@link #dotF16w}) replaces {@link #dotF16p}. */
+        static final boolean WIDE = VectorRows.WIDE && AUTOVECTORIZE;
+        /** Halves converted per pass of {@link #dotF16w}; its scratch holds this many floats. */
+        static final int CHUNK = 512;
 
-    /** The 16-lane F16 matrix-vector loop ({@link #dotF16w}) replaces {@link #dotF16p}. */
-    static final boolean WIDE_F16 = WIDE_ROWS && HALVES_AUTOVECTORIZE;
+        private Halves() {
+        }
 
-    /** Halves converted per pass of {@link #dotF16w}; its scratch holds this many floats. */
-    static final int F16_CHUNK = 512;
-
-    private static boolean loopsAutovectorize() {
-        try {
-            var vm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
-            return Boolean.parseBoolean(vm.getVMOption("UseSuperWord").getValue())
-                    && Integer.parseInt(vm.getVMOption("LoopMaxUnroll").getValue()) >= 8;
-        } catch (RuntimeException | LinkageError e) {
-            return false;
+        private static boolean loopsAutovectorize() {
+            try {
+                var vm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+                return Boolean.parseBoolean(vm.getVMOption("UseSuperWord").getValue())
+                        && Integer.parseInt(vm.getVMOption("LoopMaxUnroll").getValue()) >= 8;
+            } catch (RuntimeException | LinkageError e) {
+                return false;
+            }
         }
     }
 
-    /** out[o + i] = the half at off + 2i, for i < m: a loop C2 vectorizes (see {@link #HALVES_AUTOVECTORIZE}). */
+    /** out[o + i] = the half at off + 2i, for i < m: a loop C2 vectorizes (see {@link Halves}). */
     static void halvesToFloats(MemorySegment seg, long off, float[] out, int o, int m) {
         for (int i = 0; i < m; i++) {
             out[o + i] = Float.float16ToFloat(seg.get(ScalarKernels.SHORT_LE, off + 2L * i));
@@ -408,7 +417,7 @@ final class VectorRows {
     }
 
     /**
-     * Sum of an F16 row with x on 16 lanes: {@link #F16_CHUNK} halves at a time are converted into
+     * Sum of an F16 row with x on 16 lanes: {@link Halves#CHUNK} halves at a time are converted into
      * buf (L1) by {@link #halvesToFloats} and multiplied from there. Conversion is exact, infinities
      * and NaNs included. Single thread, in cache: 15 GB/s against 11 for {@link #dotF16p}; from
      * DRAM 8.1 against 5.9 GB/s.
@@ -417,8 +426,8 @@ final class VectorRows {
         FloatVector acc0 = FloatVector.zero(F16L);
         FloatVector acc1 = FloatVector.zero(F16L);
         float tail = 0f;
-        for (int c = 0; c < n; c += F16_CHUNK) {
-            int m = Math.min(F16_CHUNK, n - c);
+        for (int c = 0; c < n; c += Halves.CHUNK) {
+            int m = Math.min(Halves.CHUNK, n - c);
             halvesToFloats(seg, off + 2L * c, buf, 0, m);
             int i = 0;
             for (; i <= m - 32; i += 32) {
@@ -718,13 +727,6 @@ final class VectorRows {
     }
 
     /**
-     * Whether {@link #dot4x4} fits the register file: with 16 float lanes the machine has AVX-512's
-     * 32 vector registers (sixteen accumulators, four activation and one weight vector); AVX2's
-     * sixteen would spill.
-     */
-    static final boolean WIDE_TILE = L == 16;
-
-    /**
      * {@link #dot4x2} for four activation vectors: each weight vector loaded feeds four FMAs and
      * each activation vector four, half the loads per FMA of dot4x2. Every output is the same
      * sequence of FMAs and the same reduction as in dot4x2, so the results are bitwise equal.
@@ -802,7 +804,7 @@ final class VectorRows {
                 ScalarKernels.dequantize(type, seg, off + 4L * i, n - i, out, o + i);
             }
             case F16 -> {
-                if (HALVES_AUTOVECTORIZE) {
+                if (Halves.AUTOVECTORIZE) {
                     halvesToFloats(seg, off, out, o, n);
                 } else {
                     dequantizeF16(seg, off, n, out, o);
@@ -831,7 +833,7 @@ final class VectorRows {
      * (VectorKernelsAllocationTest).
      */
     private static void dequantizeQ80(MemorySegment seg, long off, int n, float[] out, int o) {
-        if (L == 16) {
+        if (WIDE) {
             // a block is two vectors: written out, 10-15% faster than the loop below (in L2 and from DRAM)
             for (int blk = 0; blk < n / 32; blk++) {
                 long b = off + blk * 34L;
@@ -846,7 +848,7 @@ final class VectorRows {
         }
         for (int blk = 0; blk < n / 32; blk++) {
             long b = off + blk * 34L;
-            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(seg.get(ScalarKernels.SHORT_LE, b)));
+            float d = f16(seg, b);
             for (int k = 0; k < 32; k += L) {
                 ((FloatVector) ByteVector.fromMemorySegment(B, seg, b + 2 + k, LE).convertShape(VectorOperators.B2F, F, 0))
                         .mul(d).intoArray(out, o + blk * 32 + k);

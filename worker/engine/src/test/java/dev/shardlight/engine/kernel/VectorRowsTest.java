@@ -78,7 +78,7 @@ class VectorRowsTest {
             }
             float got = VectorRows.dotF16p(row, 0, xp, 0, x, 0, n);
             assertEquals(exact, got, 1e-6 * abs, "all finite halves");
-            float[] buf = new float[VectorRows.F16_CHUNK];
+            float[] buf = new float[VectorRows.Halves.CHUNK];
             assertEquals(exact, VectorRows.dotF16w(row, 0, x, 0, n, buf), 1e-6 * abs, "all finite halves, 16 lanes");
             for (int at : new int[] {0, 1, 30, 31, 4097, n - 9, n - 1}) {
                 for (short special : new short[] {(short) 0x7C00, (short) 0xFC00, (short) 0x7E01}) {
