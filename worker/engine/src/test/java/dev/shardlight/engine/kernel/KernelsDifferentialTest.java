@@ -68,8 +68,8 @@ class KernelsDifferentialTest {
                     cases.add(Arguments.of(type, 9, 7 * 32, batch, 2)); // an odd number of blocks per row
                 }
             }
-            // a prompt longer than one activation block (64K floats / 2048 cols = 32 vectors)
-            cases.add(Arguments.of(type, 9, 2048, 37, 2));
+            // a prompt longer than one activation block (half an L2 of floats / 2048 cols vectors)
+            cases.add(Arguments.of(type, 9, 2048, VectorKernels.BATCH_BLOCK_FLOATS / 2048 + 5, 2));
         }
         return cases.stream();
     }
