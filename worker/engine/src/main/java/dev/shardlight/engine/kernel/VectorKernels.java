@@ -38,7 +38,8 @@ public final class VectorKernels implements Kernels, AutoCloseable {
      * Activation floats a chunk multiplies before moving on to its next rows: half of one core's L2
      * ({@link #l2Bytes}), so a block streams from L2 rather than L3 while the dequantized rows stay
      * beside it. A batch wider than this is taken in blocks of equal size ({@link #batchBlock}), at
-     * the price of dequantizing the chunk's rows once per block.
+     * the price of dequantizing the chunk's rows once per block. Capped at 16 MB, so a cache size
+     * misreported as huge cannot overflow an int or ask for a block no cache holds.
      */
     static final int BATCH_BLOCK_FLOATS = (int) Math.min(1 << 22, l2Bytes() / 2 / Float.BYTES);
     /** Multiply-adds below which a chunk is not worth handing to another thread. */
@@ -81,10 +82,15 @@ public final class VectorKernels implements Kernels, AutoCloseable {
      * 88-90 tok/s, alternating runs.
      */
     static int batchBlock(int batch, int cols) {
-        int most = Math.max(4, BATCH_BLOCK_FLOATS / cols / 4 * 4);
+        int most = largestBlock(cols);
         int blocks = (batch + most - 1) / most;
         int even = (batch + blocks - 1) / blocks;
         return Math.min(most, (even + 3) / 4 * 4);
+    }
+
+    /** The most activation vectors of {@code cols} one block holds: a multiple of the 4-vector tile, at least one tile. */
+    static int largestBlock(int cols) {
+        return Math.max(4, BATCH_BLOCK_FLOATS / cols / 4 * 4);
     }
 
     /**

@@ -25,7 +25,7 @@ class BatchBlockTest {
     @Test
     void aWideBatchIsCutIntoAsFewEqualBlocksAsFit() {
         for (int cols : new int[] {256, 1152, 2048, 6912, 8192, 262144}) {
-            int most = Math.max(4, VectorKernels.BATCH_BLOCK_FLOATS / cols / 4 * 4);
+            int most = VectorKernels.largestBlock(cols);
             for (int batch = 2; batch <= 300; batch++) {
                 int block = VectorKernels.batchBlock(batch, cols);
                 int blocks = (batch + block - 1) / block;
